@@ -1,0 +1,46 @@
+# gsem-course: every target sets itself up (a .venv with the pinned set) before it runs.
+#   make book       build and execute the whole book into _build/html (CPU, bundled models)
+#   make test       run the test suite offline
+#   make notebooks  regenerate the output-free .ipynb twins of the MyST chapters (for Colab)
+#   make bench      run the benchmarks and write their result files
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: setup book test notebooks bench vendor clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet -c constraints.txt torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e '.[book,dev]'
+	$(PIP) install --quiet --no-deps -c constraints.txt daam==0.2.0
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+vendor: _vendor/_static/vendor/.complete
+
+_vendor/_static/vendor/.complete: book/_scripts/vendor.sh
+	bash book/_scripts/vendor.sh
+
+book: setup vendor
+	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+
+test: setup
+	$(BIN)/python -m pytest
+
+notebooks: setup
+	$(BIN)/python book/_scripts/pair_notebooks.py --write
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf _build .jupyter_cache
