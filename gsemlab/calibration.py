@@ -32,7 +32,7 @@ import numpy as np
 from .config import GSemComConfig
 from .jpsq import calibrate_t_max, gaussian_noise_image
 
-__all__ = ["CALIBRATION_PATH", "calibrate_backend_t_max", "calibrate_backend", "load_calibration", "load_t_max"]
+__all__ = ["CALIBRATION_PATH", "calibrate_backend", "calibrate_backend_t_max", "load_calibration", "load_t_max"]
 
 #: The cache of calibrated constants, one entry per backend name.
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "t_max.json"

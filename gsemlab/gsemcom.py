@@ -520,12 +520,12 @@ class GSemCom:
         cfg_fields = {k: changes.pop(k) for k in ("xi", "decode_steps", "generation_steps") if k in changes}
         if "xi" in cfg_fields and isinstance(cfg_fields["xi"], numbers.Real):
             cfg_fields["xi"] = (cfg_fields["xi"],)
-        current = dict(
-            config=self.config, binarize=self.binarize, cluster=self.cluster,
-            ranking_xi=None if self.ranking_xi == self.xi[-1] else self.ranking_xi,
-            guidance_scale=self.guidance_scale, latent_mask=self.latent_mask, fill=self.fill,
-            t_max=self._t_max, jpsq_config=self.jpsq_config, profile_memory=self.profile_memory,
-        )
+        current = {
+            "config": self.config, "binarize": self.binarize, "cluster": self.cluster,
+            "ranking_xi": None if self.ranking_xi == self.xi[-1] else self.ranking_xi,
+            "guidance_scale": self.guidance_scale, "latent_mask": self.latent_mask, "fill": self.fill,
+            "t_max": self._t_max, "jpsq_config": self.jpsq_config, "profile_memory": self.profile_memory,
+        }
         unknown = set(changes) - set(current)
         if unknown:
             raise TypeError(f"unknown option(s): {sorted(unknown)}")

@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["bsc", "erasure", "bit_errors"]
+__all__ = ["bit_errors", "bsc", "erasure"]
 
 
 def _check_data(data) -> np.ndarray:

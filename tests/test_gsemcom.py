@@ -22,7 +22,7 @@ from sklearn.metrics import jaccard_score
 from gsemlab.attention import binarize
 from gsemlab.calibration import calibrate_backend, load_calibration, load_t_max
 from gsemlab.config import GSemComConfig
-from gsemlab.gsemcom import GSemCom, Generation, _cover, user_seed, xi_per_rank
+from gsemlab.gsemcom import Generation, GSemCom, _cover, user_seed, xi_per_rank
 from gsemlab.link import bit_errors, bsc, erasure
 from gsemlab.packing import Packet, PacketError
 from gsemlab.prompt import deconstruct
