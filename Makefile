@@ -30,8 +30,10 @@ vendor: _vendor/_static/vendor/.complete
 _vendor/_static/vendor/.complete: book/_scripts/vendor.sh
 	bash book/_scripts/vendor.sh
 
+# MPLBACKEND=Agg (exported above for the tests) would stop the kernels from showing figures:
+# without it ipykernel selects its inline backend.
 book: setup vendor
-	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	env -u MPLBACKEND $(BIN)/jupyter-book build . --builder html -W -n --keep-going
 
 test: setup
 	$(BIN)/python -m pytest
