@@ -48,12 +48,9 @@ def _box(ax, xy, text, *, width, height, color, fontsize=9):
     return x - width / 2, x + width / 2, y - height / 2, y + height / 2
 
 
-def _arrow(ax, start, end, *, color="#444444", text=None, text_offset=(0.0, 0.12), style="-|>"):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=12, linewidth=1.2,
+def _arrow(ax, start, end, *, color="#444444"):
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, linewidth=1.2,
                                  color=color, shrinkA=2, shrinkB=2))
-    if text:
-        mid = ((start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1])
-        ax.text(*mid, text, ha="center", va="bottom", fontsize=8, color=color)
 
 
 def system_diagram(ax=None, *, n_users: int = 3):
