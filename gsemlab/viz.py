@@ -17,13 +17,14 @@ plot_distribution
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["system_diagram", "plot_curves", "plot_distribution"]
+__all__ = ["plot_curves", "plot_distribution", "system_diagram"]
 
 # One palette for the whole course (colour-blind safe, from matplotlib's "tab10" order).
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -39,9 +40,13 @@ def _box(ax, xy, text, *, width, height, color, fontsize=9):
     """A rounded box centred at ``xy`` with ``text``; returns its (left, right, bottom, top)."""
     x, y = xy
     patch = FancyBboxPatch(
-        (x - width / 2, y - height / 2), width, height,
+        (x - width / 2, y - height / 2),
+        width,
+        height,
         boxstyle="round,pad=0.02,rounding_size=0.08",
-        linewidth=1.2, edgecolor=color, facecolor=color + "22",
+        linewidth=1.2,
+        edgecolor=color,
+        facecolor=color + "22",
     )
     ax.add_patch(patch)
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, wrap=True)
@@ -49,8 +54,11 @@ def _box(ax, xy, text, *, width, height, color, fontsize=9):
 
 
 def _arrow(ax, start, end, *, color="#444444"):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, linewidth=1.2,
-                                 color=color, shrinkA=2, shrinkB=2))
+    ax.add_patch(
+        FancyArrowPatch(
+            start, end, arrowstyle="-|>", mutation_scale=12, linewidth=1.2, color=color, shrinkA=2, shrinkB=2
+        )
+    )
 
 
 def system_diagram(ax=None, *, n_users: int = 3):
@@ -85,10 +93,27 @@ def system_diagram(ax=None, *, n_users: int = 3):
 
     blue, orange, green, red, purple = COLORS[:5]
     # The MASP frame and its pipeline (top row).
-    ax.add_patch(FancyBboxPatch((0.15, 2.45), 10.7, 2.0, boxstyle="round,pad=0.02,rounding_size=0.15",
-                                linewidth=1.0, linestyle="--", edgecolor="#555555", facecolor="none"))
-    ax.text(0.35, 4.25, "MASP (mobile AIGC service provider, edge server)", fontsize=9, va="center",
-            color="#333333", style="italic")
+    ax.add_patch(
+        FancyBboxPatch(
+            (0.15, 2.45),
+            10.7,
+            2.0,
+            boxstyle="round,pad=0.02,rounding_size=0.15",
+            linewidth=1.0,
+            linestyle="--",
+            edgecolor="#555555",
+            facecolor="none",
+        )
+    )
+    ax.text(
+        0.35,
+        4.25,
+        "MASP (mobile AIGC service provider, edge server)",
+        fontsize=9,
+        va="center",
+        color="#333333",
+        style="italic",
+    )
     top = 3.3
     steps = [
         ("prompt $p$", "user's\nprompt", "#555555"),
@@ -103,41 +128,84 @@ def system_diagram(ax=None, *, n_users: int = 3):
     edges = []
     for x, (_, text, color) in zip(xs, steps):
         edges.append(_box(ax, (x, top), text, width=width, height=1.05, color=color, fontsize=8))
-    for (_, r, _, _), (l, _, _, _) in zip(edges[:-1], edges[1:]):
+    for (_, r, _, _), (l, _, _, _) in itertools.pairwise(edges):
         _arrow(ax, (r, top), (l, top))
 
     # Downlink (bottom right), then a bus that feeds every user (bottom row, left).
     bottom = 1.0
     cx = xs[-1] - 0.25
-    channel = _box(ax, (cx, bottom), "OFDMA downlink, one RB each\n"
-                   "$c_i = W\\log_2(1+\\frac{P\\phi_i}{I_n+WN_0})$\n(Eq. 1)",
-                   width=2.3, height=1.15, color=red, fontsize=8)
+    channel = _box(
+        ax,
+        (cx, bottom),
+        "OFDMA downlink, one RB each\n$c_i = W\\log_2(1+\\frac{P\\phi_i}{I_n+WN_0})$\n(Eq. 1)",
+        width=2.3,
+        height=1.15,
+        color=red,
+        fontsize=8,
+    )
     _arrow(ax, (cx, edges[-1][2]), (cx, channel[3]))
-    ax.text(cx + 0.12, (edges[-1][2] + channel[3]) / 2, "bandwidth $b_i$\nchosen by ADD\n(Eq. 19-23)",
-            ha="left", va="center", fontsize=8, color=purple)
+    ax.text(
+        cx + 0.12,
+        (edges[-1][2] + channel[3]) / 2,
+        "bandwidth $b_i$\nchosen by ADD\n(Eq. 19-23)",
+        ha="left",
+        va="center",
+        fontsize=8,
+        color=purple,
+    )
 
     user_x = np.linspace(1.2, 6.3, n_users) if n_users > 1 else np.array([3.7])
     bus_y = 2.0
     user_top = bottom + 0.5
     ax.plot([channel[0], 7.6, 7.6, user_x[0]], [bottom, bottom, bus_y, bus_y], color="#444444", lw=1.2)
-    ax.text(7.55, bus_y + 0.05, "packet $S_i$, at most $L_i c_i$ bits", ha="right", va="bottom",
-            fontsize=8, color="#444444")
+    ax.text(
+        7.55,
+        bus_y + 0.05,
+        "packet $S_i$, at most $L_i c_i$ bits",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="#444444",
+    )
     for k, x in enumerate(user_x):
         last = k == n_users - 1 and n_users >= 3
         label = "$U_N$" if last else f"$U_{{{k + 1}}}$"
-        _box(ax, (x, bottom), f"user {label}: inpainting\nregenerates the rest;\nquality by JPSQ (Eq. 15-18)",
-             width=1.95, height=1.0, color=purple, fontsize=7.5)
+        _box(
+            ax,
+            (x, bottom),
+            f"user {label}: inpainting\nregenerates the rest;\nquality by JPSQ (Eq. 15-18)",
+            width=1.95,
+            height=1.0,
+            color=purple,
+            fontsize=7.5,
+        )
         _arrow(ax, (x, bus_y), (x, user_top))
     if n_users >= 3:
         ax.text((user_x[-2] + user_x[-1]) / 2, bottom, "...", ha="center", va="center", fontsize=11)
-    ax.text(0.25, 0.12, "Each user $U_i$ has its own resource block and latency bound $L_i$; "
-            "only the packet (pixels + prompt) travels over the air.", fontsize=8, color="#333333")
+    ax.text(
+        0.25,
+        0.12,
+        "Each user $U_i$ has its own resource block and latency bound $L_i$; "
+        "only the packet (pixels + prompt) travels over the air.",
+        fontsize=8,
+        color="#333333",
+    )
     return ax
 
 
-def plot_curves(x, curves: Mapping[str, np.ndarray], *, xlabel: str, ylabel: str, title: str | None = None,
-                bands: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
-                logx: bool = False, logy: bool = False, styles: Mapping[str, str] | None = None, ax=None):
+def plot_curves(
+    x,
+    curves: Mapping[str, np.ndarray],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    bands: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    styles: Mapping[str, str] | None = None,
+    ax=None,
+):
     """Plot named curves ``y(x)`` on one axes, with optional shaded bands (e.g. 10-90 % ranges).
 
     Parameters
@@ -183,8 +251,7 @@ def plot_curves(x, curves: Mapping[str, np.ndarray], *, xlabel: str, ylabel: str
         if low.shape != x.shape or high.shape != x.shape:
             raise ValueError(f"band {label!r} must hold two arrays of shape {x.shape}")
         color = colors.get(label, COLORS[(len(curves) + k) % len(COLORS)])
-        ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0,
-                        label=None if label in colors else label)
+        ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0, label=None if label in colors else label)
     ax.set_xscale("log" if logx else "linear")
     ax.set_yscale("log" if logy else "linear")
     ax.set_xlabel(xlabel)
@@ -196,8 +263,15 @@ def plot_curves(x, curves: Mapping[str, np.ndarray], *, xlabel: str, ylabel: str
     return ax
 
 
-def plot_distribution(samples: Mapping[str, np.ndarray], *, xlabel: str, bins: int = 40,
-                      title: str | None = None, markers: Mapping[str, float] | None = None, axes=None):
+def plot_distribution(
+    samples: Mapping[str, np.ndarray],
+    *,
+    xlabel: str,
+    bins: int = 40,
+    title: str | None = None,
+    markers: Mapping[str, float] | None = None,
+    axes=None,
+):
     """Histogram (density) and empirical CDF of one or more named samples, side by side.
 
     Parameters
@@ -245,8 +319,13 @@ def plot_distribution(samples: Mapping[str, np.ndarray], *, xlabel: str, bins: i
         cdf_ax.step(xs, np.arange(1, xs.size + 1) / xs.size, where="post", color=color, label=label)
     for k, (label, value) in enumerate((markers or {}).items()):
         for a in (hist_ax, cdf_ax):
-            a.axvline(value, ls="--", lw=1.2, color=COLORS[(len(data) + k) % len(COLORS)],
-                      label=label if a is hist_ax else None)
+            a.axvline(
+                value,
+                ls="--",
+                lw=1.2,
+                color=COLORS[(len(data) + k) % len(COLORS)],
+                label=label if a is hist_ax else None,
+            )
     hist_ax.set_xlabel(xlabel)
     hist_ax.set_ylabel("density")
     cdf_ax.set_xlabel(xlabel)

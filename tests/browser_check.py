@@ -33,7 +33,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 # Upstream page errors known to be harmless (see ../shared/OFFLINE.md): sphinx-thebe declares
 # THEBE_JS_URL twice; html-manager 1.0.x calls MathJax 2's MathJax.Hub when it renders a widget label.
 # (html-manager's call reads as "Cannot read properties of undefined (reading 'Queue')" in Chromium.)
@@ -44,7 +49,7 @@ TIMEOUT_MS = 30_000
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+    def log_message(self, format, *args):
         pass
 
 
@@ -59,12 +64,18 @@ def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 def pages(root: Path) -> list[str]:
     """Every HTML page of the built book, relative to ``root`` (assets folders skipped)."""
     skip = {"_static", "_sources", "_images", "_sphinx_design_static", "_panels_static"}
-    found = [p.relative_to(root).as_posix() for p in root.rglob("*.html") if not (set(p.relative_to(root).parts) & skip)]
+    found = [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.html")
+        if not (set(p.relative_to(root).parts) & skip)
+    ]
     return sorted(found)
 
 
 def check_page(context, base: str, rel: str, html: str) -> tuple[list[str], str]:
     """Open one page; return its problems and a one-line summary."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     problems: list[str] = []
     blocked: list[str] = []
     failed_local: list[str] = []
@@ -81,7 +92,7 @@ def check_page(context, base: str, rel: str, html: str) -> tuple[list[str], str]
     def on_response(response):
         url = response.url
         if url.startswith(base) and response.status >= 400 and not url.endswith("/favicon.ico"):
-            failed_local.append(f"{response.status} {url[len(base):]}")
+            failed_local.append(f"{response.status} {url[len(base) :]}")
 
     page = context.new_page()
     page.route("**/*", route)
@@ -94,18 +105,19 @@ def check_page(context, base: str, rel: str, html: str) -> tuple[list[str], str]
     n_math = n_widgets = 0
     if has_math or rel == CHAPTER_5:
         try:  # wait until MathJax has started and typeset the page, then count its output
-            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                                   timeout=TIMEOUT_MS)
+            page.wait_for_function(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=TIMEOUT_MS
+            )
             page.evaluate("() => MathJax.startup.promise")
             page.wait_for_selector("mjx-container", state="attached", timeout=TIMEOUT_MS)
             n_math = page.locator("mjx-container").count()
-        except Exception:
+        except PlaywrightTimeout:
             problems.append(f"{rel}: MathJax did not typeset the page's math (no mjx-container)")
     if has_widgets or rel == CHAPTER_5:
         try:
             page.wait_for_selector(".jupyter-widgets", state="attached", timeout=TIMEOUT_MS)
             n_widgets = page.locator(".jupyter-widgets").count()
-        except Exception:
+        except PlaywrightTimeout:
             problems.append(f"{rel}: the ipywidgets were not rendered (no .jupyter-widgets element)")
     if rel == CHAPTER_5:
         sliders = page.locator(".widget-slider").count()
@@ -131,9 +143,11 @@ def check_page(context, base: str, rel: str, html: str) -> tuple[list[str], str]
     unexpected = [e for e in page_errors if not any(k in e for k in KNOWN_PAGE_ERRORS)]
     for err in unexpected:
         problems.append(f"{rel}: JavaScript error: {err.splitlines()[0]}")
-    summary = (f"{rel}: {len(blocked)} outside request(s), {len(failed_local)} failed local, "
-               f"math {n_math}, widgets {n_widgets}, page errors {len(page_errors)} "
-               f"({len(page_errors) - len(unexpected)} known)")
+    summary = (
+        f"{rel}: {len(blocked)} outside request(s), {len(failed_local)} failed local, "
+        f"math {n_math}, widgets {n_widgets}, page errors {len(page_errors)} "
+        f"({len(page_errors) - len(unexpected)} known)"
+    )
     return problems, summary
 
 

@@ -38,7 +38,9 @@ def test_ipynb_twin_in_sync_and_output_free(md):
     assert ipynb.exists(), f"{ipynb.name} missing: run `make notebooks` and commit it"
     source = jupytext.read(md)
     stored = nbformat.read(ipynb, as_version=4)
-    assert _cells(stored) == _cells(source), f"{ipynb.name} is out of sync with {md.name}: run `make notebooks`"
+    assert _cells(stored) == _cells(source), (
+        f"{ipynb.name} is out of sync with {md.name}: run `make notebooks`"
+    )
     assert all(not c.outputs and c.execution_count is None for c in stored.cells if c.cell_type == "code")
     assert stored.metadata["kernelspec"]["name"] == "python3"
 
@@ -54,7 +56,11 @@ def test_chapter_opens_with_canonical_setup(md):
     assert f'"gsemlab[hub] @ git+{url}"' in first_code.source
     assert "hide-input" in first_code.metadata.get("tags", [])
     # the note comes before the setup cell, and both before the first section
-    assert text.index(":::{admonition} How this page was executed") < text.index("# Setup:") < text.index("\n## ")
+    assert (
+        text.index(":::{admonition} How this page was executed")
+        < text.index("# Setup:")
+        < text.index("\n## ")
+    )
 
 
 def test_pair_script_flags_a_drifted_twin(tmp_path):

@@ -6,12 +6,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.patches import FancyBboxPatch
 
-from gsemlab import viz  # noqa: E402
+from gsemlab import viz
 
 
 @pytest.fixture(autouse=True)
@@ -22,15 +22,23 @@ def _close_figures():
 
 def test_plot_curves_draws_the_data_and_bands():
     x = np.array([1.0, 2.0, 4.0])
-    ax = viz.plot_curves(x, {"a": [1, 2, 3], "b": [3, 2, 1]}, xlabel="d (m)", ylabel="c (bit/s)",
-                         bands={"a": ([0, 1, 2], [2, 3, 4])}, logx=True)
+    ax = viz.plot_curves(
+        x,
+        {"a": [1, 2, 3], "b": [3, 2, 1]},
+        xlabel="d (m)",
+        ylabel="c (bit/s)",
+        bands={"a": ([0, 1, 2], [2, 3, 4])},
+        logx=True,
+    )
     lines = ax.get_lines()
     assert [ln.get_label() for ln in lines] == ["a", "b"]
     np.testing.assert_array_equal(lines[1].get_ydata(), [3, 2, 1])
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "d (m)"
     assert len(ax.collections) == 1  # one shaded band
     # the band takes the colour of the curve with the same label
-    assert np.allclose(ax.collections[0].get_facecolor()[0][:3], matplotlib.colors.to_rgb(lines[0].get_color()))
+    assert np.allclose(
+        ax.collections[0].get_facecolor()[0][:3], matplotlib.colors.to_rgb(lines[0].get_color())
+    )
 
 
 def test_plot_curves_rejects_bad_shapes():

@@ -86,8 +86,10 @@ def problems(md_path: Path, url: str | None = None) -> list[str]:
             out.append(f"{rel}: {ipynb.name} holds outputs; the twins must be output-free")
     text = md_path.read_text(encoding="utf-8")
     if canonical_opening(url) not in text:
-        out.append(f"{rel}: does not contain the execution note and setup cell of "
-                   f"{TEMPLATE.relative_to(ROOT)} verbatim")
+        out.append(
+            f"{rel}: does not contain the execution note and setup cell of "
+            f"{TEMPLATE.relative_to(ROOT)} verbatim"
+        )
     code = [c for c in expected.cells if c.cell_type == "code"]
     if not code or code[0].source != setup_cell_source(url):
         out.append(f"{rel}: its first code cell is not the canonical setup cell")
