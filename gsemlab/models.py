@@ -28,6 +28,7 @@ import importlib.util
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -239,7 +240,7 @@ def _load_toy(path: Path, device: torch.device, *, metrics: bool) -> Backend:
             f"toy model weights not found: {path / 'model_index.json'} does not exist. "
             f"Retrain the bundled family with `{_RETRAIN}` (or reinstall gsemlab)."
         )
-    pipe = StableDiffusionPipeline.from_pretrained(path, torch_dtype=torch.float32, local_files_only=True)
+    pipe = _from_pretrained(StableDiffusionPipeline, path, torch_dtype=torch.float32, local_files_only=True)
     pipe = pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     distance_fn = quality_fn = None
@@ -259,6 +260,12 @@ def _to_device(model, device):
     return model.to(device) if isinstance(model, torch.nn.Module) else model
 
 
+def _from_pretrained(cls, model_id, *, torch_dtype, local_files_only: bool):
+    with warnings.catch_warnings():  # newer diffusers rename torch_dtype to dtype; older ones know only torch_dtype
+        warnings.filterwarnings("ignore", message=".*torch_dtype.*deprecated", category=FutureWarning)
+        return cls.from_pretrained(model_id, torch_dtype=torch_dtype, local_files_only=local_files_only)
+
+
 def _load_sd(cls, ids: Sequence, *, torch_dtype, local_files_only: bool):
     """Load ``cls.from_pretrained`` from the first id that works; return ``(pipe, errors)``.
 
@@ -267,7 +274,7 @@ def _load_sd(cls, ids: Sequence, *, torch_dtype, local_files_only: bool):
     errors = []
     for model_id in ids:
         try:
-            pipe = cls.from_pretrained(model_id, torch_dtype=torch_dtype, local_files_only=local_files_only)
+            pipe = _from_pretrained(cls, model_id, torch_dtype=torch_dtype, local_files_only=local_files_only)
         except Exception as err:  # noqa: BLE001 - any failure means: try the next id, report all at the end
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             errors.append(f"  {model_id}: {type(err).__name__}: {first[:300]}")
@@ -342,7 +349,7 @@ def _hub_metrics(device: torch.device):
 
     @torch.no_grad()
     def quality(img: np.ndarray) -> float:
-        x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float().div(255).to(device)
+        x = torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1)[None].float().div(255).to(device)
         return float(nima(x).reshape(-1)[0])
 
     return distance, quality
