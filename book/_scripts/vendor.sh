@@ -27,6 +27,7 @@ STAMP="$DEST/.complete"
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_TEXT" ]]; then
     echo "vendor.sh: $DEST is up to date ($STAMP_TEXT)"
+    touch "$STAMP"  # newer than this script, so make does not ask again
     exit 0
 fi
 
