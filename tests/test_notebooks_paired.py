@@ -9,6 +9,7 @@ last test checks that the script's ``--check`` flags a twin that has drifted.
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -61,6 +62,14 @@ def test_chapter_opens_with_canonical_setup(md):
         < text.index("# Setup:")
         < text.index("\n## ")
     )
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_repository_links_follow_config(md):
+    # _config.yml's repository.url is the source of truth; chapters that spell it out must agree
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    for link in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", md.read_text()):
+        assert link == url, f"{md.name} links {link}, but _config.yml says {url}"
 
 
 def test_pair_script_flags_a_drifted_twin(tmp_path):
