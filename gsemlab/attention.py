@@ -194,8 +194,8 @@ _BYTE_OF = {c: b for b, c in _bytes_to_unicode().items()}
 
 
 def _decode_token(token: str) -> str:
-    """Text of one byte-level BPE token (CLIP marks a word's end with ``</w>``)."""
-    token = token.replace("</w>", "")
+    """Text of one token: byte-level BPE (CLIP marks a word's end with ``</w>``) or WordPiece (``##``)."""
+    token = token.replace("</w>", "").removeprefix("##")
     if all(c in _BYTE_OF for c in token):
         return bytes(_BYTE_OF[c] for c in token).decode("utf-8", errors="replace")
     return token  # not a byte-level vocabulary: the token is its text
@@ -244,8 +244,8 @@ def word_tokens(tokenizer, prompt: str, words: Sequence[str] | None = None, *,
     prompt : str
         The prompt the maps were generated with.
     words : sequence of str, optional
-        Words to locate (whole-word, case-insensitive match). Default: every word of the prompt
-        (runs of letters and digits, with inner apostrophes or hyphens).
+        Words to locate (whole-word, case-insensitive match, every occurrence). Default: every word of
+        the prompt (runs of letters and digits, with inner apostrophes or hyphens), each at its place.
     spans : sequence of (int, int), optional
         Character spans ``(start, end)`` of the words in ``prompt``, e.g.
         ``gsemlab.prompt.deconstruct(prompt).spans``; then ``words`` defaults to ``prompt[start:end]``.
@@ -274,7 +274,10 @@ def word_tokens(tokenizer, prompt: str, words: Sequence[str] | None = None, *,
     else:
         if isinstance(words, str):
             raise TypeError("words must be a sequence of strings, not a single string")
-        located = _find_words(prompt, _WORD.findall(prompt) if words is None else list(words))
+        if words is None:  # every word at its own place; equal words (same case) are summed
+            located = [(m.group(), m.span()) for m in _WORD.finditer(prompt)]
+        else:
+            located = _find_words(prompt, list(words))
     token_spans = _token_spans(tokenizer, prompt)
     out: dict[str, list[int]] = {}
     for word, (start, end) in located:

@@ -66,6 +66,21 @@ def test_alignment_without_offsets_matches_offsets(pipe):
     assert _align_tokens(pipe.tokenizer, text) == [tuple(s) for s in enc["offset_mapping"]]
 
 
+def test_wordpiece_tokenizer(tmp_path):
+    # a BERT tokenizer (the toy model's kind): [CLS] at 0, word pieces "##..." joined to their word
+    from transformers import BertTokenizer
+
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "circ",
+                                                   "##le", "above", "blue", "square", ","]) + "\n")
+    tok = BertTokenizer(str(tmp_path / "vocab.txt"), do_lower_case=True, model_max_length=32)
+    text = "A red circle, above a blue square"
+    # tokens: 1 a, 2 red, 3 circ, 4 ##le, 5 ",", 6 above, 7 a, 8 blue, 9 square
+    assert word_tokens(tok, text) == {"A": [1], "red": [2], "circle": [3, 4], "above": [6], "a": [7],
+                                      "blue": [8], "square": [9]}
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    assert _align_tokens(tok, text) == [tuple(s) for s in enc["offset_mapping"]]
+
+
 def test_word_not_in_prompt(pipe):
     with pytest.raises(ValueError, match="'green' is not in the prompt"):
         word_tokens(pipe.tokenizer, PROMPT, ["green"])
