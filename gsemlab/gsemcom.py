@@ -582,7 +582,7 @@ class GSemCom:
         h, w = self.image_shape
         prof = self._profiler()
         with prof.stage("generation"):
-            with AttentionStore(self.backend.pipe) as store:
+            with AttentionStore(self.backend.pipe, keep_steps=False) as store:  # Eq. 7 needs only the sum
                 out = self.backend.pipe(
                     prompt, height=h, width=w, num_inference_steps=self.config.generation_steps,
                     guidance_scale=self.guidance_scale, generator=self._generator(seed), output_type="np",

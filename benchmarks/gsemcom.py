@@ -1,0 +1,388 @@
+"""G-SemCom end to end on held-out ShapesWorld captions: the paper's Fig. 9-12 and Table IV on the toy backend.
+
+For every caption (ShapesWorld test split, caption ``k`` generated with seed ``k``) the MASP generates
+the source image once (25 steps, cross-attention recorded) and the benchmark evaluates, on that same
+source:
+
+* **traditional** (the whole image: 4096 pixels, its PNG and JPEG sizes), **local AIGC** (the user
+  generates from the prompt with 5 steps), **fully masked** (the user inpaints everything from the
+  prompt, 5 steps);
+* **G-SemCom** with three xi schemes: Table III's per-rank (0.9, 0.8, 0.5) and the uniform 0.8 and 0.5
+  of Fig. 9; unlimited budget (every segment pixel is sent);
+* ablations of the default scheme (Fig. 12): without binarisation (size of the semantic information)
+  and without DBSCAN clustering (pixels and quality).
+
+On the first ``--n-sweep`` captions it also sweeps the pixel budget (Fig. 10), the user's decode steps
+(Fig. 11), and bit errors on the packet (binary symmetric channel: checksum, fallback), and profiles
+peak memory per stage (Table IV). Time per stage (generation, extraction, packing, decoding) is recorded
+for every caption as wall and CPU seconds of this process, with torch on ``--threads`` threads (1 by
+default: the ratios are then robust to other jobs on a shared machine).
+
+Usage::
+
+    python -m gsemlab.calibration            # once: t_max of Eq. 18 for the toy backend
+    python benchmarks/gsemcom.py             # 300 captions; writes results/gsemcom.json and .png
+    python benchmarks/gsemcom.py --n 10 --n-sweep 3 --out /tmp/quick.json   # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gsemlab.calibration import load_calibration
+from gsemlab.gsemcom import GSemCom, user_seed
+from gsemlab.link import bsc
+from gsemlab.packing import Packet
+from gsemlab.toyworld.world import sample_scenes
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SCHEMES = {"xi=(0.9,0.8,0.5)": (0.9, 0.8, 0.5), "xi=0.8": (0.8,), "xi=0.5": (0.5,)}
+DEFAULT = "xi=(0.9,0.8,0.5)"
+BUDGETS = (100, 250, 500, 750, 1000, 1500, 2000)
+DECODE_STEPS = (1, 2, 3, 5, 7, 10, 15)
+BIT_ERROR_RATES = (1e-5, 1e-4, 1e-3)
+#: The paper's numbers (Sec. VI-A, Table IV), printed beside ours.
+PAPER = {
+    "bandwidth_saving": 0.494,
+    "nima_drop": 0.0299,
+    "binarisation_size_reduction": 0.693,
+    "clustering_pixels_removed_of_262144": 6182,
+    "clustering_quality_gain": 0.0185,
+    "nima_traditional": 5.2651,
+    "nima_local_aigc": 5.1301,
+    "nima_lower_bound": 4.9827,
+    "decode_over_generation_cpu_time": 0.634,
+    "decode_over_generation_gpu_time": 0.633,
+    "decode_over_generation_gpu_memory": 0.511,
+    "table_iv": {"MASP": {"gpu_s": 2.955, "cpu_s": 3.181, "gpu_mb": 7846},
+                 "user": {"gpu_s": 1.078, "cpu_s": 1.170, "gpu_mb": 3919}},
+}
+
+
+def summary(values) -> dict:
+    """Mean, standard deviation, standard error, median, min and max of a sample."""
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            "sem": float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0,
+            "median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}
+
+
+def _record(store: dict, key: str, tr) -> None:
+    row = store.setdefault(key, {"pixels": [], "bytes": [], "distance": [], "quality": [], "jpsq": [],
+                                 "fallback": []})
+    row["pixels"].append(tr.pixels_sent)
+    row["bytes"].append(tr.bytes_sent)
+    row["distance"].append(tr.distance)
+    row["quality"].append(tr.quality)
+    row["jpsq"].append(tr.jpsq)
+    row["fallback"].append(bool(tr.fallback))
+
+
+def load(tiny: bool):
+    """The toy backend, or (``tiny``, for a smoke test of this script) a tiny random one with stand-in metrics."""
+    from gsemlab.models import load_backend
+
+    if not tiny:
+        return load_backend("toy", device="cpu"), None
+    import tempfile
+
+    from gsemlab.models import tiny_random_pipeline
+
+    folder = tempfile.mkdtemp(prefix="tiny-sd-")
+    tiny_random_pipeline(seed=0).save_pretrained(folder)
+    backend = load_backend("toy", device="cpu", path=folder, metrics=False)
+    backend = dataclasses.replace(
+        backend, name="tiny",
+        distance_fn=lambda a, b: float(np.abs(a.astype(float) - b.astype(float)).mean() / 255),
+        quality_fn=lambda a: 1.0 + 9.0 * float(a.std() / 127.5),
+    )
+    return backend, 0.5
+
+
+def run(args) -> dict:
+    torch.set_num_threads(args.threads)
+    backend, t_max = load(args.tiny)
+    cal = None if args.tiny else load_calibration("toy")
+    gs = GSemCom(backend, t_max=t_max)
+    schemes = {name: gs.with_options(xi=xi) for name, xi in SCHEMES.items()}
+    no_binarize = gs.with_options(binarize=False)
+    no_cluster = gs.with_options(cluster=False)
+    captions = [s.caption for s in sample_scenes(args.n, args.seed, split=args.split)]
+
+    methods: dict = {}
+    per_caption = {k: [] for k in ("generation_s", "extraction_s", "packing_s", "decoding_s", "generation_cpu_s",
+                                   "extraction_cpu_s", "packing_cpu_s", "decoding_cpu_s", "png_bytes",
+                                   "jpeg75_bytes", "jpeg95_bytes", "semantic_pixels", "semantic_pixels_raw",
+                                   "semantic_pixels_no_cluster", "n_words", "top_word")}
+    sweep_budget = {b: {"pixels": [], "quality": [], "distance": [], "jpsq": []} for b in BUDGETS}
+    sweep_random = {b: {"quality": [], "distance": [], "jpsq": []} for b in BUDGETS}
+    sweep_steps = {s: {"quality": [], "distance": [], "decoding_s": []} for s in DECODE_STEPS}
+    sweep_ber = {p: {"fallback": [], "quality": [], "bit_errors": []} for p in BIT_ERROR_RATES}
+    steps_gs = {s: gs.with_options(decode_steps=s) for s in DECODE_STEPS}
+    t_start = time.perf_counter()
+    for k, caption in enumerate(captions):
+        seed = args.seed + k
+        gen = gs.generate(caption, seed)
+        tr = {name: g.transmit(caption, seed=seed, generation=gen) for name, g in schemes.items()}
+        for name, t in tr.items():
+            _record(methods, f"gsemcom {name}", t)
+        main = tr[DEFAULT]
+        for key in ("generation", "extraction", "packing", "decoding"):
+            per_caption[f"{key}_s"].append(main.timings[key])
+            per_caption[f"{key}_cpu_s"].append(main.cpu_timings[key])
+        trad = gs.traditional(caption, seed, generation=gen)
+        _record(methods, "traditional", trad)
+        per_caption["png_bytes"].append(trad.extra["png_bytes"])
+        per_caption["jpeg75_bytes"].append(trad.extra["jpeg_bytes"])
+        per_caption["jpeg95_bytes"].append(gs.traditional(caption, seed, generation=gen, jpeg_quality=95)
+                                           .extra["jpeg_bytes"])
+        _record(methods, "local AIGC", gs.local_aigc(caption, seed, generation=gen))
+        _record(methods, "fully masked", gs.fully_masked(caption, seed, generation=gen))
+        _record(methods, "gsemcom without clustering", no_cluster.transmit(caption, seed=seed, generation=gen))
+        per_caption["semantic_pixels"].append(main.encoded.semantic_pixels)
+        per_caption["semantic_pixels_raw"].append(no_binarize.extract(gen).semantic_pixels)
+        per_caption["semantic_pixels_no_cluster"].append(methods["gsemcom without clustering"]["pixels"][-1])
+        per_caption["n_words"].append(len(main.encoded.words))
+        per_caption["top_word"].append(main.encoded.words[0])
+
+        if k < args.n_sweep:
+            for b in BUDGETS:
+                t = gs.transmit(caption, b, seed=seed, generation=gen)
+                for key in ("pixels", "quality", "distance", "jpsq"):
+                    sweep_budget[b][key].append(getattr(t, "pixels_sent" if key == "pixels" else key))
+                # Fig. 12(b): without the ranking, the MASP can only pick pixels at random (same count)
+                rng = np.random.default_rng([seed, b])
+                mask = np.zeros(gen.source.shape[:2], bool)
+                mask.reshape(-1)[rng.choice(mask.size, t.pixels_sent, replace=False)] = True
+                rec = gs.decode(Packet(mask=mask, pixels=gen.source[mask], prompt=caption), seed=user_seed(seed))
+                for key, value in zip(("distance", "quality", "jpsq"), gs.score(gen.source, rec)):
+                    sweep_random[b][key].append(value)
+            for s, g in steps_gs.items():
+                t = g.transmit(caption, seed=seed, generation=gen)
+                sweep_steps[s]["quality"].append(t.quality)
+                sweep_steps[s]["distance"].append(t.distance)
+                sweep_steps[s]["decoding_s"].append(t.timings["decoding"])
+            data = main.encoded.packet.to_bytes()
+            for j, p in enumerate(BIT_ERROR_RATES):
+                damaged = bsc(data, p, rng=[seed, j])
+                rec = gs.receive(damaged, caption, seed=user_seed(seed))
+                sweep_ber[p]["fallback"].append(bool(rec.fallback))
+                sweep_ber[p]["bit_errors"].append(int(np.unpackbits(
+                    np.frombuffer(data, np.uint8) ^ np.frombuffer(damaged, np.uint8)).sum()))
+                sweep_ber[p]["quality"].append(float(backend.quality(rec.image)))
+        if (k + 1) % 25 == 0 or k + 1 == len(captions):
+            print(f"{k + 1}/{len(captions)} captions, {time.perf_counter() - t_start:.0f} s", flush=True)
+
+    memory = profile_memory(gs.with_options(profile_memory=True), captions[: args.n_memory], args.seed)
+    return assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budget, sweep_random, sweep_steps,
+                    sweep_ber, memory, time.perf_counter() - t_start)
+
+
+def profile_memory(gs: GSemCom, captions, seed: int) -> dict:
+    """Peak resident-memory increase per stage (MiB), sampled while each stage runs (separate runs)."""
+    out = {k: [] for k in ("generation", "extraction", "packing", "decoding")}
+    for k, caption in enumerate(captions):
+        tr = gs.transmit(caption, seed=seed + k)
+        for key, values in out.items():
+            values.append(tr.peak_mb[key])
+    return {key: summary(v) for key, v in out.items()} if captions else {}
+
+
+def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budget, sweep_random, sweep_steps,
+             sweep_ber, memory, seconds) -> dict:
+    full = 64 * 64
+    summ = {name: {key: summary(v) for key, v in row.items()} for name, row in methods.items()}
+    trad_q = np.array(methods["traditional"]["quality"])
+    headline = {}
+    for name in methods:
+        q = np.array(methods[name]["quality"])
+        headline[name] = {
+            "pixels": float(np.mean(methods[name]["pixels"])),
+            "bandwidth_saving": 1 - float(np.mean(methods[name]["pixels"])) / full,
+            "bytes": float(np.mean(methods[name]["bytes"])),
+            "quality": float(q.mean()),
+            "quality_drop_vs_traditional": float(trad_q.mean() - q.mean()),
+            "quality_drop_sem": float(np.std(trad_q - q, ddof=1) / np.sqrt(q.size)) if q.size > 1 else 0.0,
+            "distance": float(np.mean(methods[name]["distance"])),
+            "jpsq": float(np.mean(methods[name]["jpsq"])),
+            "fallback_rate": float(np.mean(methods[name]["fallback"])),
+        }
+    pc = {k: np.asarray(v) for k, v in per_caption.items() if k != "top_word"}
+    default = methods[f"gsemcom {DEFAULT}"]
+    no_cl = methods["gsemcom without clustering"]
+    timing = {k: summary(pc[k]) for k in pc if k.endswith("_s")}
+    ratios = {
+        "extraction_over_generation_cpu": float(pc["extraction_cpu_s"].sum() / pc["generation_cpu_s"].sum()),
+        "extraction_packing_over_generation_cpu": float(
+            (pc["extraction_cpu_s"].sum() + pc["packing_cpu_s"].sum()) / pc["generation_cpu_s"].sum()),
+        "decoding_over_generation_cpu": float(pc["decoding_cpu_s"].sum() / pc["generation_cpu_s"].sum()),
+        "extraction_packing_over_generation_wall": float(
+            (pc["extraction_s"].sum() + pc["packing_s"].sum()) / pc["generation_s"].sum()),
+        "decoding_over_generation_wall": float(pc["decoding_s"].sum() / pc["generation_s"].sum()),
+    }
+    if memory:
+        ratios["decoding_over_generation_peak_memory"] = memory["decoding"]["mean"] / memory["generation"]["mean"]
+    return {
+        "benchmark": "gsemcom",
+        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if sys.argv else "",
+        "backend": backend.name,
+        "n_captions": len(captions),
+        "split": args.split,
+        "seeds": f"caption k of sample_scenes({args.n}, seed={args.seed}, split={args.split!r}) generated with "
+                 f"seed {args.seed} + k; the user's noise with gsemlab.gsemcom.user_seed(seed)",
+        "threads": args.threads,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "torch": torch.__version__,
+        "seconds": round(seconds, 1),
+        "config": {"gsemcom": dataclasses.asdict(gs.config), "jpsq": dataclasses.asdict(gs.jpsq_config),
+                   "t_max": gs.t_max, "guidance_scale": gs.guidance_scale, "latent_mask": gs.latent_mask,
+                   "ranking_xi": gs.ranking_xi, "calibration": cal},
+        "paper": PAPER,
+        "headline": headline,
+        "checks": {
+            "bandwidth_saving_default": headline[f"gsemcom {DEFAULT}"]["bandwidth_saving"],
+            "quality_drop_default": headline[f"gsemcom {DEFAULT}"]["quality_drop_vs_traditional"],
+            "binarisation_size_reduction": 1 - float(pc["semantic_pixels"].mean() / pc["semantic_pixels_raw"].mean()),
+            "clustering_pixels_removed": float(np.mean(no_cl["pixels"]) - np.mean(default["pixels"])),
+            "clustering_pixels_removed_fraction_of_image": float(
+                (np.mean(no_cl["pixels"]) - np.mean(default["pixels"])) / full),
+            "clustering_quality_gain": float(np.mean(default["quality"]) - np.mean(no_cl["quality"])),
+            "clustering_quality_gain_sem": float(np.std(np.array(default["quality"]) - np.array(no_cl["quality"]),
+                                                        ddof=1) / np.sqrt(len(captions))) if len(captions) > 1
+            else 0.0,
+            **ratios,
+        },
+        "methods": summ,
+        "bytes": {"png": summary(pc["png_bytes"]), "jpeg75": summary(pc["jpeg75_bytes"]),
+                  "jpeg95": summary(pc["jpeg95_bytes"]), "raw_rgb": full * 3,
+                  "packet_default": summary(default["bytes"])},
+        "semantic_pixels": {"binarised": summary(pc["semantic_pixels"]), "raw": summary(pc["semantic_pixels_raw"]),
+                            "no_cluster": summary(pc["semantic_pixels_no_cluster"])},
+        "timing_s": timing,
+        "peak_memory_mb": memory,
+        "sweeps": {
+            "n_captions": min(args.n_sweep, len(captions)),
+            "budget": {str(b): {k: summary(v) for k, v in row.items()} for b, row in sweep_budget.items() if row["pixels"]},
+            "budget_random_pixels": {str(b): {k: summary(v) for k, v in row.items()}
+                                     for b, row in sweep_random.items() if row["quality"]},
+            "decode_steps": {str(s): {k: summary(v) for k, v in row.items()} for s, row in sweep_steps.items()
+                             if row["quality"]},
+            "bit_error_rate": {f"{p:g}": {"fallback_rate": float(np.mean(row["fallback"])),
+                                          "mean_bit_errors": float(np.mean(row["bit_errors"])),
+                                          "quality": summary(row["quality"])}
+                               for p, row in sweep_ber.items() if row["fallback"]},
+        },
+        "per_caption": {
+            "caption": captions,
+            "top_word": per_caption["top_word"],
+            **{k: v.tolist() for k, v in pc.items()},
+            **{f"{name}/{key}": methods[name][key] for name in methods for key in ("pixels", "quality", "distance")},
+        },
+    }
+
+
+def figure(res: dict, path: Path) -> None:
+    """Four panels: Fig. 9 (bandwidth and quality per method), Fig. 10 (budget), Fig. 11 (steps), Table IV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gsemlab.viz import COLORS
+
+    h = res["headline"]
+    m = res["methods"]
+    names = ["traditional", "local AIGC", "fully masked"] + [f"gsemcom {s}" for s in SCHEMES] + [
+        "gsemcom without clustering"]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), layout="constrained")
+    ax = axes[0, 0]
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [h[n]["pixels"] for n in names], 0.4, color=COLORS[0], label="pixels sent")
+    ax.set_ylabel("pixels sent (mean)")
+    ax.set_xticks(x, [n.replace("gsemcom ", "G-SemCom\n") for n in names], fontsize=7)
+    ax2 = ax.twinx()
+    ax2.errorbar(x + 0.2, [m[n]["quality"]["mean"] for n in names], yerr=[m[n]["quality"]["sem"] for n in names],
+                 fmt="o", color=COLORS[1], label="quality (ToyNIMA)")
+    ax2.set_ylabel("quality Q (mean +- s.e.)")
+    ax.set_title(f"Fig. 9 analogue: {res['n_captions']} captions")
+    ax.legend(loc="upper left", fontsize=8)
+    ax2.legend(loc="upper right", fontsize=8)
+
+    ax = axes[0, 1]
+    bud = res["sweeps"]["budget"]
+    if bud:
+        b = [float(k) for k in bud]
+        ax.errorbar(b, [bud[k]["quality"]["mean"] for k in bud], yerr=[bud[k]["quality"]["sem"] for k in bud],
+                    fmt="-o", color=COLORS[0], label="G-SemCom, budget-limited packet")
+        rnd = res["sweeps"]["budget_random_pixels"]
+        ax.errorbar(b, [rnd[k]["quality"]["mean"] for k in rnd], yerr=[rnd[k]["quality"]["sem"] for k in rnd],
+                    fmt="-s", color=COLORS[5], label="random pixels, same count (Fig. 12b)")
+        for n, c, ls in (("traditional", COLORS[2], "--"), ("local AIGC", COLORS[3], ":"),
+                         ("fully masked", COLORS[4], "-.")):
+            ax.axhline(h[n]["quality"], color=c, ls=ls, label=n + " (all captions)")
+        ax.set_xlabel("budget (pixels, O = 1)")
+        ax.set_ylabel("quality Q")
+        ax.set_title(f"Fig. 10 analogue: partial transmission ({res['sweeps']['n_captions']} captions)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+
+    ax = axes[1, 0]
+    st = res["sweeps"]["decode_steps"]
+    if st:
+        s = [int(k) for k in st]
+        ax.errorbar(s, [st[k]["quality"]["mean"] for k in st], yerr=[st[k]["quality"]["sem"] for k in st], fmt="-o",
+                    color=COLORS[0], label="G-SemCom (0.9, 0.8, 0.5)")
+        ax.axhline(h["traditional"]["quality"], color=COLORS[2], ls="--", label="traditional")
+        ax.set_xlabel("decode steps at the user")
+        ax.set_ylabel("quality Q")
+        ax.set_title("Fig. 11 analogue: decoder steps")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+
+    ax = axes[1, 1]
+    t = res["timing_s"]
+    stages = ["generation", "extraction", "packing", "decoding"]
+    ax.bar(stages, [t[f"{s}_cpu_s"]["mean"] for s in stages], color=COLORS[:4])
+    for i, s in enumerate(stages):
+        ax.text(i, t[f"{s}_cpu_s"]["mean"], f"{t[f'{s}_cpu_s']['mean'] * 1e3:.0f} ms", ha="center", va="bottom",
+                fontsize=8)
+    ax.set_ylabel(f"CPU seconds per image ({res['threads']} thread)")
+    ax.set_title("Table IV analogue: time per stage")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=300, help="held-out captions (>= 300 for the recorded results)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="test", choices=("test", "val"))
+    p.add_argument("--n-sweep", type=int, default=60, help="captions of the budget/steps/bit-error sweeps")
+    p.add_argument("--n-memory", type=int, default=20, help="captions of the memory profile")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--tiny", action="store_true", help="smoke test on a tiny random backend (no trained weights)")
+    p.add_argument("--out", default=str(RESULTS / "gsemcom.json"))
+    args = p.parse_args(argv)
+    res = run(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    figure(res, out.with_suffix(".png"))
+    c = res["checks"]
+    print(json.dumps({k: round(v, 4) for k, v in c.items()}, indent=1))
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
