@@ -24,6 +24,7 @@ same code that loads the real models.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -260,8 +261,31 @@ def _to_device(model, device):
     return model.to(device) if isinstance(model, torch.nn.Module) else model
 
 
+@contextlib.contextmanager
+def _quiet_loading():
+    """No progress bars and no info/warning logs from diffusers and transformers while loading.
+
+    (The toy pipeline's BERT text encoder, for one, makes diffusers warn that it expected CLIP.)
+    """
+    import diffusers.utils.logging as dlog
+    import transformers.utils.logging as tlog
+
+    state = [(m, m.get_verbosity(), m.is_progress_bar_enabled()) for m in (dlog, tlog)]
+    for m, _, _ in state:
+        m.set_verbosity_error()
+        m.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for m, verbosity, bars in state:
+            m.set_verbosity(verbosity)
+            if bars:
+                m.enable_progress_bar()
+
+
 def _from_pretrained(cls, model_id, *, torch_dtype, local_files_only: bool):
-    with warnings.catch_warnings():  # newer diffusers rename torch_dtype to dtype; older ones know only torch_dtype
+    with warnings.catch_warnings(), _quiet_loading():
+        # newer diffusers rename torch_dtype to dtype; older ones know only torch_dtype
         warnings.filterwarnings("ignore", message=".*torch_dtype.*deprecated", category=FutureWarning)
         return cls.from_pretrained(model_id, torch_dtype=torch_dtype, local_files_only=local_files_only)
 
