@@ -199,7 +199,7 @@ def overlay_masks(image, masks, *, labels=None, ax=None, alpha: float = 0.6, tit
     return ax
 
 
-def dependency_svg(tokens, tags, heads, deps=None, *, distance: int = 95) -> str:
+def dependency_svg(tokens, tags, heads, deps=None, *, distance: int = 110) -> str:
     """A dependency parse drawn by spaCy's displaCy as an SVG string, from an explicit parse.
 
     Arcs go from head to dependent, as in Fig. 5(a) of [G-SemCom]; a root (its own head) gets no arc.
@@ -241,7 +241,7 @@ def dependency_svg(tokens, tags, heads, deps=None, *, distance: int = 95) -> str
             arcs.append({"start": min(h, j), "end": max(h, j), "label": deps[j], "dir": "left" if j < h else "right"})
     parse = {"words": [{"text": t, "tag": g} for t, g in zip(tokens, tags)], "arcs": arcs}
     svg = displacy.render(parse, style="dep", manual=True, jupyter=False,
-                          options={"distance": int(distance), "compact": True, "offset_x": 40})
+                          options={"distance": int(distance), "compact": False, "offset_x": 40})
     # displaCy names the SVG and its arcs with a random uuid; a hash of the parse keeps ids stable
     # from run to run and distinct between two parses on one page
     stable = "parse" + hashlib.sha1(json.dumps(parse, sort_keys=True).encode()).hexdigest()[:12]
