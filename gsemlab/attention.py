@@ -27,8 +27,8 @@ import inspect
 import math
 import numbers
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -346,7 +346,7 @@ class AttentionStore:
         self._reset(prompts=None, cfg=False)
 
     # ------------------------------------------------------------------ context management and hooks
-    def __enter__(self) -> AttentionStore:
+    def __enter__(self) -> AttentionStore:  # noqa: PYI034
         if self._active:
             raise RuntimeError("this AttentionStore is already active")
         unet = self.pipe.unet
@@ -388,7 +388,7 @@ class AttentionStore:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.pipe.unet.set_attn_processor(self._saved)
+        self.pipe.unet.set_attn_processor(dict(self._saved))  # diffusers empties the dict it is given
         self._hook.remove()
         if self._had_encode:
             self.pipe.encode_prompt = self._original_encode

@@ -30,20 +30,20 @@ import json
 import os
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import PIL.Image
 import torch
 
 __all__ = [
-    "Backend",
-    "BackendUnavailableError",
     "HUB_INPAINT_IDS",
     "HUB_MODEL_IDS",
     "TOY_PATH",
+    "Backend",
+    "BackendUnavailableError",
     "load_backend",
     "tiny_random_pipeline",
 ]
@@ -100,6 +100,9 @@ class Backend:
         Inpainting decoder (same components as ``pipe`` for the toy backend).
     device : torch.device
         Where the models run.
+    distance_fn, quality_fn : callable or None
+        The metric functions behind :meth:`distance` and :meth:`quality`, called with uint8 (H, W, 3)
+        arrays (None when loaded with ``metrics=False``; ``dataclasses.replace`` swaps in others).
     """
 
     name: str
@@ -354,12 +357,12 @@ def _load_hub(device, *, model_ids, inpaint_ids, torch_dtype, local_files_only, 
 def _hub_metrics(device: torch.device):
     """DreamSim distance and pyiqa NIMA quality as functions of uint8 (H, W, 3) arrays."""
     try:
-        from dreamsim import dreamsim
         import pyiqa
+        from dreamsim import dreamsim
 
         model, preprocess = dreamsim(pretrained=True, device=str(device))
         nima = pyiqa.create_metric("nima", device=device)
-    except Exception as err:  # noqa: BLE001 - one clear error, the cause chained
+    except Exception as err:
         raise BackendUnavailableError(
             f"could not load the hub metrics (DreamSim, pyiqa 'nima'): {type(err).__name__}: {err}. "
             f"Check `{_HUB_EXTRA}` and network access to their weights."
@@ -380,11 +383,7 @@ def _hub_metrics(device: torch.device):
 
 
 # ------------------------------------------------------------------------------ tiny random pipelines
-_TINY_WORDS = (
-    "a an the of to and on in with is small large big red green blue yellow purple orange white black "
-    "gray circle square triangle star diamond cross above below left right next beside near "
-    "sitting resting slowly quietly gently background car city driving through dog cat man hat"
-).split()
+_TINY_WORDS = ["a", "an", "the", "of", "to", "and", "on", "in", "with", "is", "small", "large", "big", "red", "green", "blue", "yellow", "purple", "orange", "white", "black", "gray", "circle", "square", "triangle", "star", "diamond", "cross", "above", "below", "left", "right", "next", "beside", "near", "sitting", "resting", "slowly", "quietly", "gently", "background", "car", "city", "driving", "through", "dog", "cat", "man", "hat"]
 
 
 def _tiny_tokenizer(model_max_length: int):
@@ -456,8 +455,13 @@ def tiny_random_pipeline(
     diffusers.StableDiffusionPipeline or diffusers.StableDiffusionInpaintPipeline
         On CPU, float32, progress bar off, no safety checker.
     """
-    from diffusers import (AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline,
-                           StableDiffusionPipeline, UNet2DConditionModel)
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionInpaintPipeline,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel
 
     for arg, value in (("sample_size", sample_size), ("cross_attention_dim", cross_attention_dim),

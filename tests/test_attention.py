@@ -70,8 +70,8 @@ def test_wordpiece_tokenizer(tmp_path):
     # a BERT tokenizer (the toy model's kind): [CLS] at 0, word pieces "##..." joined to their word
     from transformers import BertTokenizer
 
-    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "circ",
-                                                   "##le", "above", "blue", "square", ","]) + "\n")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "red", "circ", "##le", "above", "blue", "square", ","]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tok = BertTokenizer(str(tmp_path / "vocab.txt"), do_lower_case=True, model_max_length=32)
     text = "A red circle, above a blue square"
     # tokens: 1 a, 2 red, 3 circ, 4 ##le, 5 ",", 6 above, 7 a, 8 blue, 9 square
@@ -172,8 +172,8 @@ def test_eq7_is_the_sum_over_steps_layers_heads_and_subtokens(pipe):
             expected["red"] += p[:, :, 3].sum(0).reshape(16, 16)  # token 3
             expected["squares"] += p[:, :, [16, 17, 18]].sum((0, 2)).reshape(16, 16)  # squa + re + s
     got = store.word_maps(PROMPT, ["red", "squares"], size=16, layers=names)
-    for w in expected:
-        np.testing.assert_allclose(got[w], expected[w], rtol=1e-5)
+    for w, e in expected.items():
+        np.testing.assert_allclose(got[w], e, rtol=1e-5)
 
 
 def test_storage_options_give_the_same_maps(pipe):
@@ -201,7 +201,7 @@ def test_batches_and_inpainting(pipe):
     image = PIL.Image.new("RGB", (64, 64), (128, 128, 128))
     mask = np.zeros((64, 64), dtype=np.uint8)
     mask[16:48, 16:48] = 255
-    kw = dict(image=image, mask_image=PIL.Image.fromarray(mask), height=64, width=64, strength=1.0)
+    kw = {"image": image, "mask_image": PIL.Image.fromarray(mask), "height": 64, "width": 64, "strength": 1.0}
     plain = generate(inpaint, steps=2, **kw)
     with AttentionStore(inpaint) as store:
         captured = generate(inpaint, steps=2, **kw)
