@@ -499,6 +499,7 @@ class GSemCom:
         self.binarize = binarize
         self.cluster = cluster
         self.ranking_xi = scheme[-1] if ranking_xi is None else ranking_xi
+        self._ranking_xi_arg = ranking_xi
         self.guidance_scale = float(guidance_scale)
         self.latent_mask = latent_mask
         self.fill = int(fill)
@@ -522,7 +523,7 @@ class GSemCom:
             cfg_fields["xi"] = (cfg_fields["xi"],)
         current = {
             "config": self.config, "binarize": self.binarize, "cluster": self.cluster,
-            "ranking_xi": None if self.ranking_xi == self.xi[-1] else self.ranking_xi,
+            "ranking_xi": self._ranking_xi_arg,
             "guidance_scale": self.guidance_scale, "latent_mask": self.latent_mask, "fill": self.fill,
             "t_max": self._t_max, "jpsq_config": self.jpsq_config, "profile_memory": self.profile_memory,
         }
