@@ -1,0 +1,88 @@
+"""Builders of the toy text-to-image model's components (diffusers / transformers classes).
+
+The toy model is a latent diffusion model in the layout of Stable Diffusion, small enough to train
+on two CPU cores: a word-level BERT tokenizer and a bidirectional BERT text encoder (so a shape
+word early in the caption can see the relation word after it, which CLIP's causal encoder cannot),
+an AutoencoderKL from 64x64x3 pixels to 16x16x4 latents (three blocks, scale factor 4), a
+UNet2DConditionModel with cross-attention at 16x16 and 8x8 (and in its 4x4 mid block), and a DDPM noise schedule sampled with
+DPM-Solver++ in 25 steps.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from .world import VOCAB
+
+MAX_LENGTH = 32
+SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+SCHEDULE = dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon")
+TEXT_CONFIG = dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=4, intermediate_size=256,
+                   max_position_embeddings=MAX_LENGTH, type_vocab_size=1, hidden_dropout_prob=0.0,
+                   attention_probs_dropout_prob=0.0)
+VAE_CONFIG = dict(in_channels=3, out_channels=3, latent_channels=4,
+                  down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+                  block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8, sample_size=64)
+# note: diffusers' ``attention_head_dim`` is the number of heads per block (16 channels per head here)
+UNET_CONFIG = dict(sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
+                   block_out_channels=(32, 96, 128),
+                   down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+                   up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+                   mid_block_type="UNetMidBlock2DCrossAttn", cross_attention_dim=128,
+                   attention_head_dim=(2, 6, 8), norm_num_groups=8)
+
+
+def build_tokenizer():
+    """A BertTokenizer whose vocabulary is ShapesWorld's words: each caption word is one token."""
+    from transformers import BertTokenizer
+
+    words = list(SPECIAL) + [w for w in VOCAB]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "vocab.txt")
+        with open(path, "w") as f:
+            f.write("\n".join(words) + "\n")
+        tok = BertTokenizer(path, do_lower_case=True, model_max_length=MAX_LENGTH)
+        return tok
+
+
+def build_text_encoder(vocab_size: int, **overrides):
+    """A small bidirectional BertModel (hidden 128, 3 layers) used as the pipeline's text encoder."""
+    from transformers import BertConfig, BertModel
+
+    cfg = BertConfig(vocab_size=vocab_size, **{**TEXT_CONFIG, **overrides})
+    return BertModel(cfg)
+
+
+def build_vae(**overrides):
+    """AutoencoderKL 64x64x3 -> 16x16x4 (three blocks, scale factor 4)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(**{**VAE_CONFIG, **overrides})
+
+
+def build_unet(**overrides):
+    """UNet2DConditionModel on 16x16x4 latents, cross-attention at 16x16 and 8x8 (and the 8x8 mid block)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(**{**UNET_CONFIG, **overrides})
+
+
+def build_train_scheduler():
+    """The DDPM noise schedule used for training (cosine betas, epsilon prediction)."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(**SCHEDULE)
+
+
+def build_sample_scheduler():
+    """DPM-Solver++ (multistep) on the training schedule: 25 steps are enough."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    return DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", solver_order=2, steps_offset=1)
+
+
+def save_config(obj, path: str) -> None:
+    """Write a JSON config."""
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
