@@ -292,72 +292,15 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
 
 
 def figure(res: dict, path: Path) -> None:
-    """Four panels: Fig. 9 (bandwidth and quality per method), Fig. 10 (budget), Fig. 11 (steps), Table IV."""
+    """Save :func:`gsemlab.viz_images.gsemcom_results_figure` of the results next to the JSON file."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gsemlab.viz import COLORS
+    from gsemlab.viz_images import gsemcom_results_figure
 
-    h = res["headline"]
-    m = res["methods"]
-    names = ["traditional", "local AIGC", "fully masked"] + [f"gsemcom {s}" for s in SCHEMES] + [
-        "gsemcom without clustering"]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), layout="constrained")
-    ax = axes[0, 0]
-    x = np.arange(len(names))
-    ax.bar(x - 0.2, [h[n]["pixels"] for n in names], 0.4, color=COLORS[0], label="pixels sent")
-    ax.set_ylabel("pixels sent (mean)")
-    ax.set_xticks(x, [n.replace("gsemcom ", "G-SemCom\n") for n in names], fontsize=7)
-    ax2 = ax.twinx()
-    ax2.errorbar(x + 0.2, [m[n]["quality"]["mean"] for n in names], yerr=[m[n]["quality"]["sem"] for n in names],
-                 fmt="o", color=COLORS[1], label="quality (ToyNIMA)")
-    ax2.set_ylabel("quality Q (mean +- s.e.)")
-    ax.set_title(f"Fig. 9 analogue: {res['n_captions']} captions")
-    ax.legend(loc="upper left", fontsize=8)
-    ax2.legend(loc="upper right", fontsize=8)
-
-    ax = axes[0, 1]
-    bud = res["sweeps"]["budget"]
-    if bud:
-        b = [float(k) for k in bud]
-        ax.errorbar(b, [bud[k]["quality"]["mean"] for k in bud], yerr=[bud[k]["quality"]["sem"] for k in bud],
-                    fmt="-o", color=COLORS[0], label="G-SemCom, budget-limited packet")
-        rnd = res["sweeps"]["budget_random_pixels"]
-        ax.errorbar(b, [rnd[k]["quality"]["mean"] for k in rnd], yerr=[rnd[k]["quality"]["sem"] for k in rnd],
-                    fmt="-s", color=COLORS[5], label="random pixels, same count (Fig. 12b)")
-        for n, c, ls in (("traditional", COLORS[2], "--"), ("local AIGC", COLORS[3], ":"),
-                         ("fully masked", COLORS[4], "-.")):
-            ax.axhline(h[n]["quality"], color=c, ls=ls, label=n + " (all captions)")
-        ax.set_xlabel("budget (pixels, O = 1)")
-        ax.set_ylabel("quality Q")
-        ax.set_title(f"Fig. 10 analogue: partial transmission ({res['sweeps']['n_captions']} captions)")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-
-    ax = axes[1, 0]
-    st = res["sweeps"]["decode_steps"]
-    if st:
-        s = [int(k) for k in st]
-        ax.errorbar(s, [st[k]["quality"]["mean"] for k in st], yerr=[st[k]["quality"]["sem"] for k in st], fmt="-o",
-                    color=COLORS[0], label="G-SemCom (0.9, 0.8, 0.5)")
-        ax.axhline(h["traditional"]["quality"], color=COLORS[2], ls="--", label="traditional")
-        ax.set_xlabel("decode steps at the user")
-        ax.set_ylabel("quality Q")
-        ax.set_title("Fig. 11 analogue: decoder steps")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-
-    ax = axes[1, 1]
-    t = res["timing_s"]
-    stages = ["generation", "extraction", "packing", "decoding"]
-    ax.bar(stages, [t[f"{s}_cpu_s"]["mean"] for s in stages], color=COLORS[:4])
-    for i, s in enumerate(stages):
-        ax.text(i, t[f"{s}_cpu_s"]["mean"], f"{t[f'{s}_cpu_s']['mean'] * 1e3:.0f} ms", ha="center", va="bottom",
-                fontsize=8)
-    ax.set_ylabel(f"CPU seconds per image ({res['threads']} thread)")
-    ax.set_title("Table IV analogue: time per stage")
+    fig = gsemcom_results_figure(res)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

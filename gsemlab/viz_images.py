@@ -23,7 +23,7 @@ import numpy as np
 
 from .viz import COLORS
 
-__all__ = ["dependency_svg", "overlay_masks", "plot_matrix", "show_images"]
+__all__ = ["dependency_svg", "gsemcom_results_figure", "overlay_masks", "plot_matrix", "show_images"]
 
 
 def _new_axes(ax, figsize):
@@ -247,3 +247,83 @@ def dependency_svg(tokens, tags, heads, deps=None, *, distance: int = 110) -> st
     stable = "parse" + hashlib.sha1(json.dumps(parse, sort_keys=True).encode()).hexdigest()[:12]
     prefix = re.search(r'class="displacy"', svg) and re.search(r'id="([0-9a-f]{32})-0"', svg)
     return svg.replace(prefix.group(1), stable) if prefix else svg
+
+
+def gsemcom_results_figure(res: dict):
+    """The results of ``benchmarks/gsemcom.py`` in four panels (chapter 7).
+
+    (a) Fig. 9 analogue: mean pixels sent and mean quality of every method; (b) Fig. 10 and 12(b)
+    analogue: quality against the pixel budget, for G-SemCom's packets and for as many random pixels;
+    (c) Fig. 11 analogue: quality against the user's decode steps; (d) Table IV analogue: CPU time per
+    stage.
+
+    Parameters
+    ----------
+    res : dict
+        The JSON written by ``benchmarks/gsemcom.py`` (``benchmarks/results/gsemcom.json``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    h = res["headline"]
+    m = res["methods"]
+    names = [n for n in ("traditional", "local AIGC", "fully masked") if n in h]
+    names += [n for n in h if n.startswith("gsemcom xi")] + [n for n in h if n == "gsemcom without clustering"]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), layout="constrained")
+    ax = axes[0, 0]
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [h[n]["pixels"] for n in names], 0.4, color=COLORS[0], label="pixels sent")
+    ax.set_ylabel("pixels sent (mean)")
+    ax.set_xticks(x, [n.replace("gsemcom ", "G-SemCom\n") for n in names], fontsize=7)
+    ax2 = ax.twinx()
+    ax2.errorbar(x + 0.2, [m[n]["quality"]["mean"] for n in names], yerr=[m[n]["quality"]["sem"] for n in names],
+                 fmt="o", color=COLORS[1], label="quality (ToyNIMA)")
+    ax2.set_ylabel("quality Q (mean +- s.e.)")
+    ax.set_title(f"Fig. 9 analogue: {res['n_captions']} captions")
+    ax.legend(loc="upper left", fontsize=8)
+    ax2.legend(loc="upper right", fontsize=8)
+
+    ax = axes[0, 1]
+    bud = res["sweeps"]["budget"]
+    if bud:
+        b = [float(k) for k in bud]
+        ax.errorbar(b, [bud[k]["quality"]["mean"] for k in bud], yerr=[bud[k]["quality"]["sem"] for k in bud],
+                    fmt="-o", color=COLORS[0], label="G-SemCom, budget-limited packet")
+        rnd = res["sweeps"]["budget_random_pixels"]
+        ax.errorbar(b, [rnd[k]["quality"]["mean"] for k in rnd], yerr=[rnd[k]["quality"]["sem"] for k in rnd],
+                    fmt="-s", color=COLORS[5], label="random pixels, same count (Fig. 12b)")
+        for n, c, ls in (("traditional", COLORS[2], "--"), ("local AIGC", COLORS[3], ":"),
+                         ("fully masked", COLORS[4], "-.")):
+            ax.axhline(h[n]["quality"], color=c, ls=ls, label=n + " (all captions)")
+        ax.set_xlabel("budget (pixels, O = 1)")
+        ax.set_ylabel("quality Q")
+        ax.set_title(f"Fig. 10 analogue: partial transmission ({res['sweeps']['n_captions']} captions)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+
+    ax = axes[1, 0]
+    st = res["sweeps"]["decode_steps"]
+    if st:
+        s = [int(k) for k in st]
+        ax.errorbar(s, [st[k]["quality"]["mean"] for k in st], yerr=[st[k]["quality"]["sem"] for k in st], fmt="-o",
+                    color=COLORS[0], label="G-SemCom (0.9, 0.8, 0.5)")
+        ax.axhline(h["traditional"]["quality"], color=COLORS[2], ls="--", label="traditional")
+        ax.set_xlabel("decode steps at the user")
+        ax.set_ylabel("quality Q")
+        ax.set_title("Fig. 11 analogue: decoder steps")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+
+    ax = axes[1, 1]
+    t = res["timing_s"]
+    stages = ["generation", "extraction", "packing", "decoding"]
+    ax.bar(stages, [t[f"{s}_cpu_s"]["mean"] for s in stages], color=COLORS[:4])
+    for i, s in enumerate(stages):
+        ax.text(i, t[f"{s}_cpu_s"]["mean"], f"{t[f'{s}_cpu_s']['mean'] * 1e3:.0f} ms", ha="center", va="bottom",
+                fontsize=8)
+    ax.set_ylabel(f"CPU seconds per image ({res['threads']} thread)")
+    ax.set_title("Table IV analogue: time per stage")
+    return fig
+
+
