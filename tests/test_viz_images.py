@@ -71,3 +71,25 @@ def test_show_images_layout():
     with pytest.raises(ValueError, match="shape"):
         show_images([np.zeros(3)])
     plt.close("all")
+
+
+def test_gsemcom_results_figure_from_a_small_results_dict():
+    stat = {"mean": 5.0, "sem": 0.1}
+    names = ["traditional", "local AIGC", "fully masked", "gsemcom xi=(0.9,0.8,0.5)"]
+    res = {
+        "n_captions": 2, "threads": 1,
+        "headline": {n: {"pixels": p, "quality": 5.0} for n, p in zip(names, (4096, 0, 0, 1800))},
+        "methods": {n: {"quality": stat} for n in names},
+        "sweeps": {"n_captions": 1, "budget": {"100": {"quality": stat}, "300": {"quality": stat}},
+                   "budget_random_pixels": {"100": {"quality": stat}, "300": {"quality": stat}},
+                   "decode_steps": {"1": {"quality": stat}, "5": {"quality": stat}}},
+        "timing_s": {f"{s}_cpu_s": {"mean": m} for s, m in
+                     (("generation", 1.0), ("extraction", 0.05), ("packing", 0.001), ("decoding", 0.4))},
+    }
+    from gsemlab.viz_images import gsemcom_results_figure
+
+    fig = gsemcom_results_figure(res)
+    bars = fig.axes[0].patches
+    assert [b.get_height() for b in bars] == [4096, 0, 0, 1800]  # pixels sent, in method order
+    assert [round(b.get_height(), 3) for b in fig.axes[3].patches] == [1.0, 0.05, 0.001, 0.4]  # CPU s per stage
+    plt.close("all")
