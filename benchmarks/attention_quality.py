@@ -73,7 +73,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main(argv=None) -> dict:
-    from gsemlab.toyworld import locate
+    from gsemlab.toyworld.locate import locate
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=120, help="test captions (>= 100)")

@@ -255,13 +255,8 @@ def _load_toy(path: Path, device: torch.device, *, metrics: bool) -> Backend:
             sim, nima = ToySim.from_pretrained(), ToyNIMA.from_pretrained()
         except FileNotFoundError as err:
             raise FileNotFoundError(f"{err}. Retrain the bundled family with `{_RETRAIN}`.") from err
-        sim, nima = _to_device(sim, device), _to_device(nima, device)
-        distance_fn, quality_fn = sim.distance, nima.quality
+        distance_fn, quality_fn = sim.distance, nima.quality  # tiny CNNs: they stay on the CPU
     return Backend("toy", pipe, _inpaint_from(pipe), device, distance_fn, quality_fn)
-
-
-def _to_device(model, device):
-    return model.to(device) if isinstance(model, torch.nn.Module) else model
 
 
 @contextlib.contextmanager
