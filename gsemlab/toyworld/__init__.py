@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .world import (BACKGROUNDS, COLOURS, HELD_OUT, RELATIONS, SHAPES, SIZES, Scene, SceneObject,
                     relation_holds, render_batch, sample_scenes)
+from .locate import detect_objects, locate, score_caption
 
 __all__ = ["BACKGROUNDS", "COLOURS", "HELD_OUT", "RELATIONS", "SHAPES", "SIZES", "Scene", "SceneObject",
-           "relation_holds", "render_batch", "sample_scenes"]
+           "relation_holds", "render_batch", "sample_scenes", "detect_objects", "locate", "score_caption"]

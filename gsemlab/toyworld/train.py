@@ -121,7 +121,9 @@ def _to_tensor(images: np.ndarray):
 
 # ------------------------------------------------------------------------------------------ vae
 def stage_vae(cache: str, steps: int, minutes: float, batch: int, seed: int = 0) -> None:
-    """Train the AutoencoderKL (L1 + MSE reconstruction + 1e-6 KL) on training renders."""
+    """Train the AutoencoderKL on training renders: L1 + MSE reconstruction of the decoded posterior
+    mean, plus 1e-5 x the KL divergence per latent element (a weak pull that keeps the latents
+    bounded; a weight of 1e-3 washed the colours out of the latents)."""
     import torch
 
     from . import sd
@@ -143,15 +145,15 @@ def stage_vae(cache: str, steps: int, minutes: float, batch: int, seed: int = 0)
     log(cache, "vae", f"start at step {step}, {sum(p.numel() for p in vae.parameters())} parameters")
     vae.train()
     while not budget.done(step):
-        lr = 1e-3 * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, budget.elapsed / budget.seconds))))
+        lr = budget.cosine(1e-3, step, warmup=100, floor=0.1)
         for g in opt.param_groups:
             g["lr"] = lr
         x = _to_tensor(images[np.sort(rng.choice(len(images), batch, replace=False))])
         post = vae.encode(x).latent_dist
-        y = vae.decode(post.sample()).sample
+        y = vae.decode(post.mean).sample  # the posterior mean: the UNet is trained on means too
         rec = (y - x).abs().mean() + (y - x).pow(2).mean()
-        kl = post.kl().mean() / (16 * 16 * 4)
-        loss = rec + 1e-6 * kl * 1000
+        kl = post.kl().mean() / (16 * 16 * 4)  # per latent element
+        loss = rec + 1e-5 * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -257,7 +259,7 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, len(lmean), (batch,), generator=gen)
-        z0 = (lmean[idx].float() + lstd[idx].float() * torch.randn(batch, 4, 16, 16, generator=gen)) * sf
+        z0 = lmean[idx].float() * sf
         tid = ids[idx].clone()
         drop = torch.rand(batch, generator=gen) < p_uncond
         tid[drop] = empty
