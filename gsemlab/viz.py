@@ -13,6 +13,8 @@ plot_curves
     distance and bandwidth).
 plot_distribution
     Histogram and empirical CDF of one or more named samples (chapter 5: latency-bounded payloads).
+image_rows
+    Rows of small images, each row labelled (chapter 1: noised images, samplers side by side).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["plot_curves", "plot_distribution", "system_diagram"]
+__all__ = ["image_rows", "plot_curves", "plot_distribution", "system_diagram"]
 
 # One palette for the whole course (colour-blind safe, from matplotlib's "tab10" order).
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
@@ -335,3 +337,56 @@ def plot_distribution(
         a.grid(True, alpha=0.3)
     hist_ax.legend(fontsize=8)
     return hist_ax, cdf_ax
+
+
+def image_rows(rows: Mapping[str, np.ndarray], *, col_titles=None, size: float = 1.1,
+               suptitle: str | None = None, fig=None):
+    """Rows of small RGB images, each row labelled on its left (chapter 1: noised images, samplers).
+
+    Parameters
+    ----------
+    rows : mapping of str to array_like of uint8, each shape (n, H, W, 3)
+        Row label -> the row's images; every row has the same number ``n`` of images.
+    col_titles : sequence of str, optional
+        One title per column, drawn above the first row (e.g. ``"t = 250"``).
+    size : float
+        Side of each panel in inches.
+    suptitle : str, optional
+        Figure title.
+    fig : matplotlib.figure.Figure, optional
+        Empty figure (or sub-figure) to draw in; a new one when omitted.
+
+    Returns
+    -------
+    axes : ndarray of matplotlib.axes.Axes, shape (len(rows), n)
+    """
+    if not rows:
+        raise ValueError("rows must hold at least one labelled row of images")
+    arrays = {}
+    for label, images in rows.items():
+        arr = np.asarray(images)
+        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[0] == 0:
+            raise ValueError(f"row {label!r} must have shape (n, H, W, 3) with n >= 1, got {arr.shape}")
+        arrays[label] = arr
+    n = {a.shape[0] for a in arrays.values()}
+    if len(n) != 1:
+        raise ValueError(f"every row must hold the same number of images, got {sorted(n)}")
+    n = n.pop()
+    if col_titles is not None and len(col_titles) != n:
+        raise ValueError(f"col_titles must have one entry per column ({n}), got {len(col_titles)}")
+    if fig is None:
+        fig = plt.figure(figsize=(size * n + 1.2, size * len(arrays) + 0.25 * (col_titles is not None)),
+                         layout="constrained")
+    axes = fig.subplots(len(arrays), n, squeeze=False)
+    for r, (label, arr) in enumerate(arrays.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(arr[c], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0 and col_titles is not None:
+                ax.set_title(col_titles[c], fontsize=8)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    return axes

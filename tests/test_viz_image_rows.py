@@ -1,0 +1,42 @@
+"""gsemlab.viz.image_rows (chapter 1): lays out labelled rows and rejects malformed input."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from gsemlab import viz
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_image_rows_layout_labels_and_pixels():
+    red = np.zeros((3, 4, 4, 3), np.uint8)
+    red[..., 0] = 255
+    axes = viz.image_rows({"first": red, "second": 255 - red}, col_titles=["a", "b", "c"])
+    assert axes.shape == (2, 3)
+    assert [axes[r, 0].get_ylabel() for r in range(2)] == ["first", "second"]
+    assert [axes[0, c].get_title() for c in range(3)] == ["a", "b", "c"]
+    # the second row shows 255 - red = cyan (0, 255, 255)
+    np.testing.assert_array_equal(axes[1, 2].get_images()[0].get_array()[0, 0], [0, 255, 255])
+
+
+def test_image_rows_errors():
+    img = np.zeros((2, 4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match="at least one labelled row"):
+        viz.image_rows({})
+    with pytest.raises(ValueError, match="same number of images"):
+        viz.image_rows({"a": img, "b": img[:1]})
+    with pytest.raises(ValueError, match=r"row 'a' must have shape \(n, H, W, 3\)"):
+        viz.image_rows({"a": img[..., 0]})
+    with pytest.raises(ValueError, match="col_titles must have one entry per column"):
+        viz.image_rows({"a": img}, col_titles=["x"])
