@@ -183,7 +183,11 @@ def test_toy_loader_and_image_checks(saved):
         probe.quality(np.zeros((2, 2), np.uint8))
 
 
-@pytest.mark.skipif(not (TOY_PATH / "model_index.json").is_file(), reason="toy weights not trained yet")
+TOY_FILES = (TOY_PATH / "model_index.json", TOY_PATH.parent / "toysim.safetensors",
+             TOY_PATH.parent / "toynima.safetensors")
+
+
+@pytest.mark.skipif(not all(f.is_file() for f in TOY_FILES), reason="toy weights not trained yet")
 def test_bundled_toy_backend():
     backend = load_backend("toy", device="cpu")
     assert backend.image_size == 64
