@@ -108,7 +108,7 @@ def test_locate_recovers_rendered_masks():
         pytest.skip("shape classifier weights not trained yet")
     from gsemlab.toyworld.locate import locate, score_caption
 
-    for scene in sample_scenes(40, seed=9, split="test"):
+    for scene in sample_scenes(20, seed=9, split="test"):
         img, masks = scene.render()
         found = locate(img, scene.caption)
         assert set(found) == set(masks)

@@ -1,8 +1,9 @@
 """Find the objects a caption names in any 64x64 image (a render or a generation).
 
-``detect_objects`` segments an image by nearest palette colour (the six object colours, the
-three backgrounds and the image's own border colour) into connected components, and names each
-component's shape with the bundled shape classifier and its size from its area.  ``locate``
+``detect_objects`` separates the foreground from the background (the image's median border
+colour), names each connected foreground component's colour by the majority nearest palette colour
+(splitting components where two colours hold a large share), its shape with the bundled shape
+classifier and its size from its area.  ``locate``
 matches the caption's objects to those components (same colour first, then the asked shape) and
 returns a boolean region per caption word, with the same keys as ``Scene.render``'s masks.
 ``score_caption`` turns that into the per-object and per-image checks of the benchmark.
@@ -21,8 +22,10 @@ from .world import BACKGROUNDS, COLOURS, RELATION_PHRASES, SHAPES, SIZES, relati
 AREA_FACTOR = {"circle": np.pi, "square": 4 * 0.85 ** 2, "triangle": 3 * np.sqrt(3) / 4 * 1.15 ** 2,
                "star": 5 * 1.2 * 0.6 * np.sin(np.deg2rad(36.0))}
 SIZE_THRESHOLD = (SIZES["small"] + SIZES["large"]) / 2.0
-MIN_AREA = 12
-MAX_COLOUR_DIST = 110.0
+MIN_AREA = 20
+MAX_COLOUR_DIST = 130.0
+FG_DIST = 60.0
+SPLIT_SHARE = 0.3
 
 
 @dataclass
@@ -90,39 +93,65 @@ def _size_of(shape: str, area: int) -> str:
     return "large" if r > SIZE_THRESHOLD else "small"
 
 
+def _segments(img: np.ndarray, min_area: int) -> list[tuple[str, np.ndarray]]:
+    """(colour, mask) regions: foreground components split by nearest palette colour."""
+    f = img.astype(np.float32)
+    border = np.concatenate([f[0], f[-1], f[:, 0], f[:, -1]])
+    bg = np.median(border, 0)
+    names = list(COLOURS)
+    pal = np.array([COLOURS[c] for c in names], np.float32)
+    d_bg = np.linalg.norm(f - bg, axis=-1)
+    d_pal = np.linalg.norm(f[:, :, None, :] - pal[None, None], axis=-1)
+    nearest = d_pal.argmin(-1)
+    fg = (d_bg > FG_DIST) & (d_pal.min(-1) < MAX_COLOUR_DIST)
+    lab, n = ndimage.label(fg, structure=np.ones((3, 3)))
+    out = []
+    for j in range(1, n + 1):
+        comp = lab == j
+        area = int(comp.sum())
+        if area < min_area:
+            continue
+        counts = np.bincount(nearest[comp], minlength=len(names))
+        kept = [k for k in np.argsort(-counts) if counts[k] >= max(min_area, SPLIT_SHARE * area)]
+        if len(kept) <= 1:
+            out.append((names[int(kept[0]) if kept else int(counts.argmax())], ndimage.binary_fill_holes(comp)))
+            continue
+        # several colours of substantial share: each pixel to the nearest kept colour, then components
+        sub = np.asarray(kept)[d_pal[comp][:, kept].argmin(-1)]
+        lab_c = np.full(comp.shape, -1)
+        lab_c[comp] = sub
+        for k in kept:
+            lk, nk = ndimage.label(lab_c == k, structure=np.ones((3, 3)))
+            for i in range(1, nk + 1):
+                m = lk == i
+                if m.sum() >= min_area:
+                    out.append((names[int(k)], ndimage.binary_fill_holes(m)))
+    return out
+
+
 def detect_objects(image: np.ndarray, *, classifier=None, min_area: int = MIN_AREA) -> list[Detection]:
     """Segment a uint8 (64, 64, 3) image into coloured objects.
 
-    Each pixel takes the nearest colour among the six object colours, the three background
-    colours and the median border colour (Euclidean RGB); pixels of an object colour within
-    ``MAX_COLOUR_DIST`` of it form 8-connected components; components of at least ``min_area``
-    pixels (holes filled) are objects, largest first.  Shape from ``classifier`` (default: the
-    bundled ShapeClassifier), size from the area (``AREA_FACTOR``, threshold 9 px radius).
+    Foreground pixels differ from the median border colour (the background) by more than
+    ``FG_DIST`` and lie within ``MAX_COLOUR_DIST`` of some object colour (Euclidean RGB); each
+    8-connected foreground component of at least ``min_area`` pixels takes the majority nearest
+    palette colour of its pixels, so blurred rims of another hue stay part of their object; a
+    component where a second colour holds at least ``SPLIT_SHARE`` of the pixels is split by
+    nearest colour (two touching objects).  Holes are filled.  Shape from ``classifier`` (default:
+    the bundled ShapeClassifier), size from the area (``AREA_FACTOR``, threshold 9 px radius).
+    Objects are returned largest first.
     """
     img = np.asarray(image)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise TypeError("image must be a uint8 array of shape (H, W, 3)")
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]]).astype(np.float32)
-    names = list(COLOURS)
-    refs = np.array([COLOURS[c] for c in names] + list(BACKGROUNDS.values()) + [np.median(border, 0)], np.float32)
-    d = np.linalg.norm(img.astype(np.float32)[:, :, None, :] - refs[None, None], axis=-1)
-    nearest = d.argmin(-1)
-    dets, masks = [], []
-    for k, name in enumerate(names):
-        sel = (nearest == k) & (d[..., k] < MAX_COLOUR_DIST)
-        lab, n = ndimage.label(sel, structure=np.ones((3, 3)))
-        for j in range(1, n + 1):
-            m = ndimage.binary_fill_holes(lab == j)
-            if m.sum() >= min_area:
-                dets.append(name)
-                masks.append(m)
-    if not masks:
+    segs = _segments(img, min_area)
+    if not segs:
         return []
     clf = classifier if classifier is not None else _bundled_classifier()
-    probs = clf.predict_proba(masks)
+    probs = clf.predict_proba([m for _, m in segs])
     classes = clf.config["classes"]
     out = []
-    for name, m, p in zip(dets, masks, probs):
+    for (name, m), p in zip(segs, probs):
         shape = classes[int(p.argmax())]
         ys, xs = np.nonzero(m)
         out.append(Detection(name, shape, _size_of(shape, int(m.sum())), m,

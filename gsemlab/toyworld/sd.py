@@ -34,7 +34,14 @@ UNET_CONFIG = dict(sample_size=16, in_channels=4, out_channels=4, layers_per_blo
 
 
 def build_tokenizer():
-    """A BertTokenizer whose vocabulary is ShapesWorld's words: each caption word is one token."""
+    """A word-level BertTokenizer whose vocabulary is ShapesWorld's words.
+
+    Returns
+    -------
+    transformers.BertTokenizer
+        Lower-casing, ``model_max_length`` 32; every caption word (``world.VOCAB``) is one token,
+        wrapped in ``[CLS] ... [SEP]`` and padded with ``[PAD]``.
+    """
     from transformers import BertTokenizer
 
     words = list(SPECIAL) + [w for w in VOCAB]
@@ -47,7 +54,20 @@ def build_tokenizer():
 
 
 def build_text_encoder(vocab_size: int, **overrides):
-    """A small bidirectional BertModel (hidden 128, 3 layers) used as the pipeline's text encoder."""
+    """A small bidirectional BertModel used as the pipeline's text encoder.
+
+    Parameters
+    ----------
+    vocab_size : int
+        The tokenizer's vocabulary size.
+    **overrides
+        BertConfig fields replacing ``TEXT_CONFIG`` (hidden 128, 3 layers, 4 heads).
+
+    Returns
+    -------
+    transformers.BertModel
+        Maps token ids (B, 32) to hidden states (B, 32, 128), the UNet's cross-attention context.
+    """
     from transformers import BertConfig, BertModel
 
     cfg = BertConfig(vocab_size=vocab_size, **{**TEXT_CONFIG, **overrides})
@@ -55,14 +75,23 @@ def build_text_encoder(vocab_size: int, **overrides):
 
 
 def build_vae(**overrides):
-    """AutoencoderKL 64x64x3 -> 16x16x4 (three blocks, scale factor 4)."""
+    """AutoencoderKL from images (B, 3, 64, 64) in [-1, 1] to latents (B, 4, 16, 16).
+
+    Three blocks (16, 32, 64 channels), so the scale factor is 2**2 = 4; ``overrides`` replace
+    ``VAE_CONFIG`` fields (e.g. ``scaling_factor``).
+    """
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(**{**VAE_CONFIG, **overrides})
 
 
 def build_unet(**overrides):
-    """UNet2DConditionModel on 16x16x4 latents, cross-attention at 16x16 and 8x8 (and the 8x8 mid block)."""
+    """UNet2DConditionModel predicting the noise of latents (B, 4, 16, 16) (Eq. 4).
+
+    Channels (32, 96, 128) at 16x16, 8x8 and 4x4; cross-attention to the text (B, 32, 128) at
+    16x16 and 8x8 and in the 4x4 mid block, 16 channels per head.  ``overrides`` replace
+    ``UNET_CONFIG`` fields.
+    """
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(**{**UNET_CONFIG, **overrides})

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m gsemlab.toyworld.train all            # data, shapes, vae, unet, toysim, toynima, export
+    python -m gsemlab.toyworld.train all   # shapes, vae, unet, decoder, toysim, toynima, export
     python -m gsemlab.toyworld.train unet --minutes 60 --steps 6000
     GSEMLAB_TOY_CACHE=/tmp/toy python -m gsemlab.toyworld.train vae
 
@@ -26,8 +26,9 @@ import numpy as np
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 DEFAULTS = {  # stage -> (steps, minutes, batch)
     "shapes": (1500, 4.0, 64),
-    "vae": (3000, 10.0, 32),
-    "unet": (12000, 70.0, 48),
+    "vae": (6000, 12.0, 8),
+    "unet": (20000, 70.0, 16),
+    "decoder": (6000, 25.0, 8),
     "toysim": (3000, 10.0, 32),
     "toynima": (3000, 10.0, 64),
 }
@@ -180,7 +181,8 @@ def stage_vae(cache: str, steps: int, minutes: float, batch: int, seed: int = 0)
     log(cache, "vae", f"done: {step} steps, {budget.elapsed / 60:.1f} min, val PSNR {psnr:.2f} dB, scaling factor {scale:.4f}")
 
 
-def load_vae(cache: str):
+def load_vae(cache: str, decoder: bool = True):
+    """The trained VAE; with ``decoder``, its decoder replaced by the fine-tuned one when present."""
     from . import sd
 
     ck = load_ckpt(os.path.join(cache, "vae.pt"))
@@ -188,7 +190,62 @@ def load_vae(cache: str):
         raise RuntimeError("train the VAE first: python -m gsemlab.toyworld.train vae")
     vae = sd.build_vae(scaling_factor=ck["scaling_factor"])
     vae.load_state_dict(ck["model"])
+    dk = load_ckpt(os.path.join(cache, "decoder.pt")) if decoder else None
+    if dk is not None and dk.get("done"):
+        vae.load_state_dict(dk["model"])
     return vae.eval(), ck
+
+
+def stage_decoder(cache: str, steps: int, minutes: float, batch: int, seed: int = 1) -> None:
+    """Fine-tune the VAE's decoder only (L1 + MSE), the encoder frozen: the latents the UNet is
+    trained on do not change, so this can run beside the UNet stage."""
+    import torch
+
+    path = os.path.join(cache, "decoder.pt")
+    ck = load_ckpt(path)
+    if ck is not None and ck.get("done"):
+        return
+    vae, _ = load_vae(cache, decoder=False)
+    images = stage_data(cache)["images"]
+    params = list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())
+    vae.requires_grad_(False)
+    for q in params:
+        q.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.0)
+    step, elapsed = 0, 0.0
+    if ck is not None:
+        vae.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step, elapsed = ck["step"], ck["elapsed"]
+    rng = np.random.default_rng([seed, step])
+    budget = Budget(steps, minutes, elapsed)
+    log(cache, "decoder", f"start at step {step}")
+    vae.decoder.train()
+    while not budget.done(step):
+        for g in opt.param_groups:
+            g["lr"] = budget.cosine(5e-4, step, warmup=50, floor=0.1)
+        x = _to_tensor(images[np.sort(rng.choice(len(images), batch, replace=False))])
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.mean
+        y = vae.decode(z).sample
+        loss = (y - x).abs().mean() + (y - x).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            mse = (y.clamp(-1, 1) - x).pow(2).mean().item() / 4.0
+            log(cache, "decoder", f"step {step} loss {loss.item():.4f} psnr {10 * math.log10(1 / max(mse, 1e-12)):.2f} dB "
+                f"{budget.elapsed / 60:.1f} min")
+        if budget.checkpoint_due():
+            save_ckpt({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
+    vae.eval()
+    from .world import render_batch, sample_scenes
+
+    val = _to_tensor(render_batch(sample_scenes(256, seed=1, split="val")))
+    with torch.no_grad():
+        rec = vae.decode(vae.encode(val).latent_dist.mean).sample.clamp(-1, 1)
+    psnr = 10 * math.log10(1 / ((rec - val).pow(2).mean().item() / 4.0))
+    save_ckpt({"model": vae.state_dict(), "step": step, "elapsed": budget.elapsed, "done": True, "val_psnr": psnr}, path)
+    log(cache, "decoder", f"done: {step} steps, {budget.elapsed / 60:.1f} min, val PSNR {psnr:.2f} dB")
 
 
 def stage_latents(cache: str) -> str:
@@ -320,7 +377,7 @@ def export_pipeline(cache: str, out: str) -> str:
     return target
 
 
-STAGES = ("data", "shapes", "vae", "unet", "toysim", "toynima", "export")
+STAGES = ("data", "shapes", "vae", "unet", "decoder", "toysim", "toynima", "export")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,12 +403,19 @@ def main(argv: list[str] | None = None) -> int:
             from . import nets  # noqa: F401  (export of the small nets lives there)
 
             export_pipeline(cache, a.out)
-            nets.export_all(cache, a.out)
+            info = nets.export_all(cache, a.out)
+            for name in ("vae", "unet", "decoder"):
+                ck = load_ckpt(os.path.join(cache, f"{name}.pt"))
+                if ck is not None:
+                    info[name] = {"steps": ck["step"], "minutes": round(ck["elapsed"] / 60, 2),
+                                  **({"val_psnr_db": round(ck["val_psnr"], 2)} if "val_psnr" in ck else {})}
+            with open(os.path.join(a.out, "toy_training.json"), "w") as f:
+                json.dump(info, f, indent=2)
             continue
         steps, minutes, batch = DEFAULTS[st]
         if a.stage != "all":
             steps, minutes, batch = a.steps or steps, a.minutes or minutes, a.batch or batch
-        fn = {"vae": stage_vae, "unet": stage_unet}.get(st)
+        fn = {"vae": stage_vae, "unet": stage_unet, "decoder": stage_decoder}.get(st)
         if fn is None:
             from . import nets
 
