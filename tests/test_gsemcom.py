@@ -314,3 +314,13 @@ def test_load_t_max(tmp_path):
     assert load_calibration("toy", path)["q_noise_min"] == 1.5
     with pytest.raises(KeyError, match="python -m gsemlab.calibration"):
         load_t_max("hub", path)
+
+
+def test_profile_memory_records_every_stage(gs, generation):
+    tr = gs.with_options(profile_memory=True).transmit(PROMPT, 200, seed=0, generation=generation)
+    assert set(tr.peak_mb) == {"generation", "extraction", "packing", "decoding"}
+    # the reused generation was not profiled (None); the stages that ran report an increase >= 0 MiB
+    assert tr.peak_mb["generation"] is None
+    assert all(tr.peak_mb[k] >= 0 for k in ("extraction", "packing", "decoding"))
+    assert tr.peak_mb["decoding"] > 0  # the decoder allocates latents and activations
+    assert gs.transmit(PROMPT, 200, seed=0, generation=generation).peak_mb == {}  # off by default
