@@ -15,7 +15,8 @@ Functions
 alpha_bars                 alpha_bar_t for every t (Eq. 4b).
 forward_noise              x_t ~ q(x_t | x_0) in closed form (Eq. 2-3).
 ddpm_loss                  the noise-prediction loss that trains eps_theta of Eq. 4a.
-TinyUNet, tiny_unet        a 0.19 M-parameter noise predictor for 16 x 16 images.
+TinyUNet, tiny_unet        a small three-level U-Net noise predictor for 16 x 16 images.
+shapes_icons               one-object ShapesWorld scenes cropped around the object: the training data.
 train_ddpm                 Adam on ddpm_loss; returns the loss history.
 sample                     the reverse process written out by hand (Eq. 4, 4a plus sigma_t z).
 sample_with_scheduler      the same loop through a diffusers scheduler's ``step`` (DDPM, DDIM, ...).
@@ -34,17 +35,19 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
-    "alpha_bars",
-    "make_scheduler",
-    "forward_noise",
-    "ddpm_loss",
+    "SCHEDULES",
     "TinyUNet",
-    "tiny_unet",
-    "train_ddpm",
+    "alpha_bars",
+    "ddpm_loss",
+    "forward_noise",
+    "images_to_tensor",
+    "make_scheduler",
     "sample",
     "sample_with_scheduler",
-    "images_to_tensor",
+    "shapes_icons",
     "tensor_to_images",
+    "tiny_unet",
+    "train_ddpm",
 ]
 
 
@@ -138,8 +141,16 @@ def alpha_bars(scheduler_or_betas) -> torch.Tensor:
     return torch.cumprod(1.0 - betas, dim=0).to(torch.float32)
 
 
+#: beta_schedule name in diffusers and default (beta_start, beta_end) of each schedule make_scheduler knows.
+SCHEDULES = {
+    "linear": ("linear", 1e-4, 0.02),  # Ho et al. 2020
+    "scaled_linear": ("scaled_linear", 0.00085, 0.012),  # Stable Diffusion: sqrt(beta) linear
+    "cosine": ("squaredcos_cap_v2", None, None),  # Nichol and Dhariwal 2021
+}
+
+
 def make_scheduler(*, num_train_timesteps: int = 1000, schedule: str = "linear",
-                   beta_start: float = 1e-4, beta_end: float = 0.02,
+                   beta_start: float | None = None, beta_end: float | None = None,
                    variance_type: str = "fixed_small") -> DDPMScheduler:
     """A diffusers ``DDPMScheduler`` whose reverse step is exactly Eq. 4a plus sigma_t z.
 
@@ -147,11 +158,14 @@ def make_scheduler(*, num_train_timesteps: int = 1000, schedule: str = "linear",
     ----------
     num_train_timesteps : int
         T, the number of forward steps of Eq. 2.
-    schedule : {"linear", "cosine"}
-        beta_t rising linearly from ``beta_start`` to ``beta_end`` (Ho et al. 2020) or the cosine
-        schedule of Nichol and Dhariwal (2021), diffusers' ``"squaredcos_cap_v2"``.
-    beta_start, beta_end : float
-        End points of the linear schedule (dimensionless, in (0, 1)).
+    schedule : {"linear", "scaled_linear", "cosine"}
+        beta_t rising linearly from ``beta_start`` to ``beta_end`` (Ho et al. 2020; defaults 1e-4 and
+        0.02); sqrt(beta_t) rising linearly, Stable Diffusion's schedule (defaults 0.00085 and 0.012);
+        or the cosine schedule of Nichol and Dhariwal (2021), diffusers' ``"squaredcos_cap_v2"``
+        (alpha_bar_t = f(t) / f(0) with f(t) = cos^2((t/T + 0.008) / 1.008 * pi / 2), betas capped at
+        0.999; ``beta_start`` and ``beta_end`` do not apply).
+    beta_start, beta_end : float, optional
+        End points of the (scaled) linear schedule, dimensionless, 0 < start < end < 1.
     variance_type : {"fixed_small", "fixed_large"}
         sigma_t^2 of the reverse step: the true posterior variance
         ``(1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t`` or ``beta_t`` as Eq. 4 writes it.
@@ -162,14 +176,21 @@ def make_scheduler(*, num_train_timesteps: int = 1000, schedule: str = "linear",
         With ``clip_sample=False`` (Eq. 4a has no clipping) and epsilon prediction.
     """
     _check_int(num_train_timesteps, "num_train_timesteps", minimum=2)
-    names = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
-    if schedule not in names:
-        raise ValueError(f"schedule must be 'linear' or 'cosine', got {schedule!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {tuple(SCHEDULES)}, got {schedule!r}")
     if variance_type not in ("fixed_small", "fixed_large"):
         raise ValueError(f"variance_type must be 'fixed_small' or 'fixed_large', got {variance_type!r}")
-    if not 0 < beta_start < beta_end < 1:
-        raise ValueError(f"need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
-    return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule=names[schedule],
+    name, default_start, default_end = SCHEDULES[schedule]
+    if default_start is None:
+        if beta_start is not None or beta_end is not None:
+            raise ValueError(f"beta_start and beta_end do not apply to the {schedule!r} schedule")
+        beta_start, beta_end = 1e-4, 0.02  # unused by diffusers for this schedule; its defaults
+    else:
+        beta_start = default_start if beta_start is None else beta_start
+        beta_end = default_end if beta_end is None else beta_end
+        if not 0 < beta_start < beta_end < 1:
+            raise ValueError(f"need 0 < beta_start < beta_end < 1, got {beta_start}, {beta_end}")
+    return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule=name,
                          beta_start=beta_start, beta_end=beta_end, variance_type=variance_type,
                          clip_sample=False, prediction_type="epsilon")
 
@@ -279,38 +300,48 @@ class _ResBlock(nn.Module):
 
 
 class TinyUNet(nn.Module):
-    """A two-level U-Net noise predictor eps_theta(x_t, t) (the role of Stable Diffusion's UNet in Eq. 4a).
+    """A three-level U-Net noise predictor eps_theta(x_t, t) (the role of Stable Diffusion's UNet in Eq. 4a).
 
     ``forward(x_t, t)`` maps noisy images (B, C, H, W) and 0-based timesteps (B,) to predicted noise
-    (B, C, H, W); H and W must be even. Sinusoidal timestep embedding as in diffusers' ``UNet2DModel``;
-    no attention and no text conditioning (chapter 2 adds those).
+    (B, C, H, W); H and W must be multiples of 4. The image is processed at full, half and quarter
+    resolution (16, 8 and 4 pixels for 16 x 16 inputs), with skip connections between the matching
+    down and up levels and a sinusoidal timestep embedding added in every block, as in diffusers'
+    ``UNet2DModel``; no attention and no text conditioning (chapter 2 adds those).
 
     Parameters
     ----------
-    channels : int
+    in_channels : int
         Image channels C (3 for RGB).
-    width : int
-        Feature channels at full resolution (twice that at half resolution); a multiple of 8.
+    widths : (int, int, int)
+        Feature channels at full, half and quarter resolution; multiples of 8.
     t_dim : int
         Size of the timestep embedding (even).
     """
 
-    def __init__(self, channels: int = 3, width: int = 32, t_dim: int = 64):
+    def __init__(self, in_channels: int = 3, widths: Sequence[int] = (24, 48, 48), t_dim: int = 64):
         super().__init__()
-        _check_int(channels, "channels")
-        if _check_int(width, "width") % 8:
-            raise ValueError(f"width must be a multiple of 8 (GroupNorm with 8 groups), got {width}")
+        _check_int(in_channels, "in_channels")
+        if not isinstance(widths, Sequence) or len(widths) != 3:
+            raise ValueError(f"widths must be three channel counts (full, half, quarter resolution), got {widths!r}")
+        for w in widths:
+            if _check_int(w, "widths entries") % 8:
+                raise ValueError(f"widths must be multiples of 8 (GroupNorm with 8 groups), got {tuple(widths)}")
         if _check_int(t_dim, "t_dim", minimum=2) % 2:
             raise ValueError(f"t_dim must be even, got {t_dim}")
-        self.channels, self.t_dim = channels, t_dim
+        c1, c2, c3 = (int(w) for w in widths)
+        self.in_channels, self.widths, self.t_dim = in_channels, (c1, c2, c3), t_dim
         self.time_mlp = nn.Sequential(nn.Linear(t_dim, t_dim), nn.SiLU())
-        self.conv_in = nn.Conv2d(channels, width, 3, padding=1)
-        self.down = _ResBlock(width, width, t_dim)
-        self.downsample = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
-        self.mid = _ResBlock(2 * width, 2 * width, t_dim)
-        self.upsample = nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1)
-        self.up = _ResBlock(2 * width, width, t_dim)
-        self.conv_out = nn.Conv2d(width, channels, 3, padding=1)
+        self.conv_in = nn.Conv2d(in_channels, c1, 3, padding=1)
+        self.down1 = _ResBlock(c1, c1, t_dim)
+        self.downsample1 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
+        self.down2 = _ResBlock(c2, c2, t_dim)
+        self.downsample2 = nn.Conv2d(c2, c3, 3, stride=2, padding=1)
+        self.mid = _ResBlock(c3, c3, t_dim)
+        self.upsample2 = nn.ConvTranspose2d(c3, c2, 4, stride=2, padding=1)
+        self.up2 = _ResBlock(2 * c2, c2, t_dim)
+        self.upsample1 = nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)
+        self.up1 = _ResBlock(2 * c1, c1, t_dim)
+        self.conv_out = nn.Conv2d(c1, in_channels, 3, padding=1)
 
     def time_embedding(self, t: torch.Tensor) -> torch.Tensor:
         """Sinusoidal embedding of timesteps (B,) -> (B, t_dim), frequencies 1 ... 1/10000."""
@@ -320,36 +351,99 @@ class TinyUNet(nn.Module):
         return torch.cat([angles.sin(), angles.cos()], dim=1)  # (B, t_dim)
 
     def forward(self, x_t: torch.Tensor, t) -> torch.Tensor:
-        if x_t.ndim != 4 or x_t.shape[1] != self.channels or x_t.shape[2] % 2 or x_t.shape[3] % 2:
-            raise ValueError(f"x_t must have shape (B, {self.channels}, H, W) with even H and W, "
+        if x_t.ndim != 4 or x_t.shape[1] != self.in_channels or x_t.shape[2] % 4 or x_t.shape[3] % 4:
+            raise ValueError(f"x_t must have shape (B, {self.in_channels}, H, W) with H and W multiples of 4, "
                              f"got {tuple(x_t.shape)}")
         t = torch.as_tensor(t, device=x_t.device).reshape(-1).expand(x_t.shape[0])  # (B,)
         t_emb = self.time_mlp(self.time_embedding(t))  # (B, t_dim)
-        h0 = self.down(self.conv_in(x_t), t_emb)  # (B, w, H, W)
-        h = self.mid(self.downsample(h0), t_emb)  # (B, 2w, H/2, W/2)
-        h = self.up(torch.cat([self.upsample(h), h0], dim=1), t_emb)  # (B, 2w, H, W) -> (B, w, H, W)
+        h1 = self.down1(self.conv_in(x_t), t_emb)  # (B, c1, H, W)
+        h2 = self.down2(self.downsample1(h1), t_emb)  # (B, c2, H/2, W/2)
+        h = self.mid(self.downsample2(h2), t_emb)  # (B, c3, H/4, W/4): sees the whole 16 x 16 image
+        h = self.up2(torch.cat([self.upsample2(h), h2], dim=1), t_emb)  # (B, 2 c2, H/2, W/2) -> (B, c2, ...)
+        h = self.up1(torch.cat([self.upsample1(h), h1], dim=1), t_emb)  # (B, 2 c1, H, W) -> (B, c1, H, W)
         return self.conv_out(h)  # (B, C, H, W)
 
 
-def tiny_unet(*, channels: int = 3, width: int = 32, seed: int = 0) -> TinyUNet:
+def tiny_unet(*, in_channels: int = 3, widths: Sequence[int] = (24, 48, 48), seed: int = 0) -> TinyUNet:
     """A freshly initialised :class:`TinyUNet` whose weights depend only on ``seed``.
 
     Parameters
     ----------
-    channels, width : int
-        See :class:`TinyUNet`; the defaults give 188,195 parameters.
+    in_channels : int
+        Image channels.
+    widths : (int, int, int)
+        Feature channels per resolution, see :class:`TinyUNet`.
     seed : int
         Seed of the weight initialisation (torch's global generator is left untouched).
     """
     _check_int(seed, "seed", minimum=0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return TinyUNet(channels=channels, width=width)
+        return TinyUNet(in_channels=in_channels, widths=widths)
 
 
 # ----------------------------------------------------------------------------------------------
 # Data, training
 # ----------------------------------------------------------------------------------------------
+
+
+def shapes_icons(n: int, *, seed: int, crop: int = 32, split: str = "train",
+                 background: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """ShapesWorld scenes with one object, cropped to a square centred on the object: a tiny icon data set.
+
+    Scenes come from :func:`gsemlab.toyworld.sample_scenes`; only those with exactly one object (and
+    the requested background) are kept, in order, until there are ``n``. Each 64 x 64 render is padded
+    with its background colour and cut to ``crop`` x ``crop`` pixels around the object's centre, so
+    every icon shows one centred shape.
+
+    Parameters
+    ----------
+    n : int
+        Number of icons.
+    seed : int
+        Seed of the scene sampler (the same ``seed`` gives the same icons).
+    crop : int
+        Side of the crop in pixels (24 to 64; large objects are 22 pixels wide).
+    split : {"train", "val", "test"}
+        ShapesWorld split.
+    background : str, optional
+        Keep only scenes with this background (a key of ``gsemlab.toyworld.BACKGROUNDS``, e.g.
+        ``"white"``); default: any background.
+
+    Returns
+    -------
+    icons : numpy.ndarray of uint8, shape (n, crop, crop, 3)
+    captions : list of str
+        The scenes' captions, e.g. "a large red circle".
+    """
+    from gsemlab.toyworld import BACKGROUNDS, sample_scenes  # numpy-only; imported here to keep layers apart
+
+    n = _check_int(n, "n")
+    if _check_int(crop, "crop") < 24 or crop > 64:
+        raise ValueError(f"crop must be from 24 to 64 pixels, got {crop}")
+    if background is not None and background not in BACKGROUNDS:
+        raise ValueError(f"background must be None or one of {tuple(BACKGROUNDS)}, got {background!r}")
+    icons, captions, drawn = [], [], 0
+    while len(icons) < n:
+        if drawn == 0:  # about a quarter of the scenes have one object, most of them on white
+            drawn = int((4.5 if background is None else 7.5) * n) + 16
+        else:  # too few: draw again, as many as the kept fraction says (plus 20 %)
+            drawn = max(drawn + 16, int(1.2 * drawn * n / max(len(icons), 1)))
+        icons, captions = [], []
+        for scene in sample_scenes(drawn, seed=seed, split=split):  # a longer draw starts with the same scenes
+            if len(scene.objects) != 1 or background not in (None, scene.background):
+                continue
+            image, _ = scene.render()  # (64, 64, 3) uint8
+            padded = np.empty((128, 128, 3), np.uint8)
+            padded[:] = BACKGROUNDS[scene.background]
+            padded[32:96, 32:96] = image  # (128, 128, 3): background all around
+            obj = scene.objects[0]
+            x0, y0 = round(obj.cx) + 32 - crop // 2, round(obj.cy) + 32 - crop // 2
+            icons.append(padded[y0:y0 + crop, x0:x0 + crop])  # (crop, crop, 3)
+            captions.append(scene.caption)
+            if len(icons) == n:
+                break
+    return np.stack(icons), captions
 
 
 def images_to_tensor(images, size: int | None = None) -> torch.Tensor:

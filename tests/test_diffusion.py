@@ -12,6 +12,16 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from gsemlab import diffusion as D
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread is as fast, and on a shared, loaded 2-core machine torch's default of two
+    threads was measured 50 times slower (188 s instead of 3.5 s for the training test)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class GaussianOracle(torch.nn.Module):
     """The exact noise predictor when the data are x0 ~ N(0, s^2 I).
 
@@ -48,9 +58,18 @@ def test_make_scheduler_schedules():
     assert D.alpha_bars(lin)[-1].item() == pytest.approx(np.prod(1 - betas), rel=1e-3)
     cos = D.make_scheduler(num_train_timesteps=1000, schedule="cosine")
     # cosine: alpha_bar(t) = f(t)/f(0), f(t) = cos^2((t/T + 0.008)/1.008 * pi/2); at t = T/2 (index 499):
-    f = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2  # noqa: E731
+    def f(u):
+        return math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2
+
     assert D.alpha_bars(cos)[499].item() == pytest.approx(f(0.5) / f(0.0), rel=1e-3)
     assert lin.config.clip_sample is False
+    # scaled linear (Stable Diffusion): sqrt(beta) linear from sqrt(0.01) = 0.1 to sqrt(0.09) = 0.3 over 3 steps
+    # -> betas 0.01, 0.04, 0.09 -> alpha_bar 0.99, 0.99 * 0.96 = 0.9504, 0.9504 * 0.91 = 0.864864
+    sl = D.make_scheduler(num_train_timesteps=3, schedule="scaled_linear", beta_start=0.01, beta_end=0.09)
+    torch.testing.assert_close(D.alpha_bars(sl), torch.tensor([0.99, 0.9504, 0.864864]))
+    # its defaults are Stable Diffusion's: beta_1 = 0.00085, beta_T = 0.012
+    sd = D.make_scheduler(schedule="scaled_linear")
+    assert sd.betas[0].item() == pytest.approx(0.00085) and sd.betas[-1].item() == pytest.approx(0.012)
 
 
 # ---------------------------------------------------------------------------- forward process, Eq. 2-3
@@ -123,7 +142,7 @@ def test_ddpm_loss_accepts_diffusers_style_output_and_backpropagates():
         def __init__(self, sample):
             self.sample = sample
 
-    model = D.tiny_unet(width=8, seed=0)
+    model = D.tiny_unet(widths=(8, 8, 8), seed=0)
     x0 = torch.zeros(2, 3, 4, 4)
     loss = D.ddpm_loss(lambda x, t: Out(model(x, t)), x0, D.make_scheduler(num_train_timesteps=10), generator=0)
     loss.backward()
@@ -135,26 +154,52 @@ def test_ddpm_loss_accepts_diffusers_style_output_and_backpropagates():
 
 def test_tiny_unet_shapes_and_seed():
     a, b = D.tiny_unet(seed=3), D.tiny_unet(seed=3)
-    # by hand: time MLP 64*64+64 = 4160; conv_in 3*32*9+32 = 896; down block 2*(32*32*9+32) + 2*64 (norms)
-    # + 64*32+32 (time) = 20704; downsample 32*64*9+64 = 18496; mid 2*(64*64*9+64) + 2*128 + 64*64+64 = 78272;
-    # upsample 64*32*16+32 = 32800; up (64*32*9+32) + (32*32*9+32) + 2*64 + (64*32+32) + (64*32+32) = 32000;
-    # conv_out 32*3*9+3 = 867; total 188,195
-    assert sum(p.numel() for p in a.parameters()) == 188_195
+    # default widths (24, 48, 48), t_dim 64; by hand (conv k*k*cin*cout + cout, GroupNorm 2c, time Linear 64c + c):
+    #   time MLP 64*64+64 = 4160; conv_in 3*24*9+24 = 672
+    #   down1 (24->24): 2*(24*24*9+24) + 2*48 + (64*24+24) = 12072;  downsample1 24*48*9+48 = 10416
+    #   down2 (48->48): 2*(48*48*9+48) + 2*96 + (64*48+48) = 44880;  downsample2 48*48*9+48 = 20784
+    #   mid (48->48): 44880;  upsample2 48*48*16+48 = 36912
+    #   up2 (96->48): (96*48*9+48) + (48*48*9+48) + 2*96 + 3120 + (96*48+48) = 70272;  upsample1 48*24*16+24 = 18456
+    #   up1 (48->24): (48*24*9+24) + (24*24*9+24) + 2*48 + 1560 + (48*24+24) = 18432;  conv_out 24*3*9+3 = 651
+    #   total 282,587
+    assert sum(p.numel() for p in a.parameters()) == 282_587
     x = torch.randn(5, 3, 16, 16)
     t = torch.arange(5)
     assert a(x, t).shape == (5, 3, 16, 16)
+    assert a(torch.randn(2, 3, 8, 12), torch.tensor([1, 2])).shape == (2, 3, 8, 12)
     torch.testing.assert_close(a(x, t), b(x, t))
     assert not torch.equal(a(x, t), D.tiny_unet(seed=4)(x, t))
+    # the timestep matters: same x, different t -> different prediction
+    assert not torch.allclose(a(x, torch.zeros(5, dtype=torch.long)), a(x, torch.full((5,), 900)))
+
+
+def test_shapes_icons_are_centred_single_objects():
+    from gsemlab.toyworld import BACKGROUNDS, COLOURS, sample_scenes
+
+    icons, captions = D.shapes_icons(6, seed=5, crop=32)
+    assert icons.shape == (6, 32, 32, 3) and icons.dtype == np.uint8 and len(captions) == 6
+    singles = [s for s in sample_scenes(60, seed=5) if len(s.objects) == 1][:6]
+    assert captions == [s.caption for s in singles]
+    for icon, scene in zip(icons, singles):
+        # the object's colour is at the centre pixel; the corners show the background colour
+        np.testing.assert_array_equal(icon[16, 16], COLOURS[scene.objects[0].colour])
+        for corner in (icon[0, 0], icon[0, -1], icon[-1, 0], icon[-1, -1]):
+            np.testing.assert_array_equal(corner, BACKGROUNDS[scene.background])
+    # a background filter keeps, in order, only the one-object scenes on that background
+    black, black_captions = D.shapes_icons(3, seed=5, background="black")
+    singles_black = [s for s in sample_scenes(200, seed=5) if len(s.objects) == 1 and s.background == "black"][:3]
+    assert black_captions == [s.caption for s in singles_black]
+    assert (black[:, 0, 0] == BACKGROUNDS["black"]).all()
 
 
 def test_train_ddpm_reduces_loss_and_is_seeded():
     data = torch.zeros(16, 3, 8, 8)
     data[:, 0] = 1.0  # every image is pure "red" in model space: easy to learn
-    h1 = D.train_ddpm(D.tiny_unet(width=8, seed=0), data, steps=60, batch_size=8, lr=3e-3, seed=0,
+    h1 = D.train_ddpm(D.tiny_unet(widths=(8, 8, 8), seed=0), data, steps=40, batch_size=8, lr=3e-3, seed=0,
                       scheduler=D.make_scheduler(num_train_timesteps=100))
-    h2 = D.train_ddpm(D.tiny_unet(width=8, seed=0), data, steps=60, batch_size=8, lr=3e-3, seed=0,
+    h2 = D.train_ddpm(D.tiny_unet(widths=(8, 8, 8), seed=0), data, steps=40, batch_size=8, lr=3e-3, seed=0,
                       scheduler=D.make_scheduler(num_train_timesteps=100))
-    assert h1.shape == (60,)
+    assert h1.shape == (40,)
     np.testing.assert_allclose(h1, h2, rtol=1e-5)
     assert h1[-15:].mean() < 0.7 * h1[:5].mean()
 
@@ -187,7 +232,7 @@ def test_hand_loop_equals_diffusers_ddpm_step(variance_type, steps):
 
 def test_hand_loop_equals_diffusers_on_tiny_unet():
     sched = D.make_scheduler(num_train_timesteps=50)
-    model = D.tiny_unet(width=8, seed=0).eval()
+    model = D.tiny_unet(widths=(8, 8, 8), seed=0).eval()
     ours = D.sample(model, sched, 2, (3, 4, 4), 10, generator=0)
     ref = D.sample_with_scheduler(model, sched, 2, (3, 4, 4), 10, generator=0)
     scale = ref.abs().max().item()
@@ -252,13 +297,23 @@ def test_errors():
         D.sample(lambda x, t: x, sched, 1, (3, 4, 4), 11)
     with pytest.raises(ValueError, match="shape must be"):
         D.sample(lambda x, t: x, sched, 1, (4, 4), 5)
-    with pytest.raises(ValueError, match="schedule must be"):
+    with pytest.raises(ValueError, match="schedule must be one of"):
         D.make_scheduler(schedule="quadratic")
+    with pytest.raises(ValueError, match="do not apply to the 'cosine' schedule"):
+        D.make_scheduler(schedule="cosine", beta_end=0.02)
+    with pytest.raises(ValueError, match="need 0 < beta_start < beta_end < 1"):
+        D.make_scheduler(beta_start=0.02, beta_end=0.01)
     with pytest.raises(ValueError, match="steps must be >= 1"):
-        D.train_ddpm(D.tiny_unet(width=8), x0, steps=0, batch_size=2, lr=1e-3, seed=0)
+        D.train_ddpm(D.tiny_unet(widths=(8, 8, 8)), x0, steps=0, batch_size=2, lr=1e-3, seed=0)
     with pytest.raises(TypeError, match="images must be uint8"):
         D.images_to_tensor(np.zeros((1, 4, 4, 3)))
     with pytest.raises(ValueError, match="size must divide"):
         D.images_to_tensor(np.zeros((1, 4, 4, 3), np.uint8), size=3)
     with pytest.raises(ValueError, match="x_t must have shape"):
-        D.tiny_unet()(torch.zeros(1, 3, 5, 5), torch.tensor([0]))
+        D.tiny_unet()(torch.zeros(1, 3, 6, 6), torch.tensor([0]))
+    with pytest.raises(ValueError, match="widths must be multiples of 8"):
+        D.tiny_unet(widths=(12, 24, 24))
+    with pytest.raises(ValueError, match="crop must be from 24 to 64"):
+        D.shapes_icons(2, seed=0, crop=16)
+    with pytest.raises(ValueError, match="background must be None or one of"):
+        D.shapes_icons(2, seed=0, background="blue")
