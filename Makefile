@@ -42,7 +42,7 @@ notebooks: setup
 	$(BIN)/python book/_scripts/pair_notebooks.py --write
 
 bench: setup
-	$(BIN)/python -m benchmarks
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf _build .jupyter_cache
