@@ -281,8 +281,8 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
 
     path = os.path.join(cache, "unet.pt")
     ck = load_ckpt(path)
-    if ck is not None and ck.get("done"):
-        return
+    if ck is not None and ck.get("done") and (ck["step"] >= steps or ck["elapsed"] >= minutes * 60.0):
+        return  # a finished stage continues only when asked for a larger budget (--minutes/--steps)
     vae, vck = load_vae(cache)
     lat = np.load(stage_latents(cache))
     lmean, lstd = torch.from_numpy(lat["mean"]), torch.from_numpy(lat["std"])
