@@ -1,7 +1,7 @@
 """How good is the bundled toy model family (gsemlab/data/) on held-out ShapesWorld captions?
 
 On ``--n`` test-split captions (fixed seeds; the test split contains the (colour, shape) pairs
-held out of training) the bundled pipeline generates one 64x64 image per caption (25 DPM-Solver++
+held out of training) the bundled pipeline generates one 64x64 image per caption (25 DDIM
 steps, guidance ``--guidance``), and ``gsemlab.toyworld.locate.score_caption`` judges it by colour
 (nearest palette colour, connected components) and shape (the bundled shape classifier):
 

@@ -27,9 +27,10 @@ Readings of the paper where it is silent (chapter 7 discusses them)
 * **Known pixels.** The user received them exactly, so they are pasted back into the decoded image
   (the VAE round trip would blur them otherwise). The mask given to diffusers marks a latent cell
   for repainting when any pixel of its ``f x f`` block (``f`` = the VAE's scale factor) is missing
-  (``latent_mask="cover"``, default), so that no latent is encoded from fill values; with
+  (``latent_mask="cover"``, default), so that no known latent is a block of fill values; with
   ``latent_mask="nearest"`` the pixel mask goes to diffusers unchanged and diffusers samples it
-  with nearest-neighbour interpolation (one pixel per block decides).
+  with nearest-neighbour interpolation (one pixel per block decides). The missing pixels of the
+  image given to the VAE are filled with the nearest received pixel (``fill="nearest"``).
 * **Seeds.** The MASP generates with ``seed``; the user's sampler noise (inpainting and the local
   AIGC baseline) uses :func:`user_seed` of it, a different stream, as a real user would.
 * **Damaged packets.** The user sent the prompt to the MASP, so it still knows the prompt when the
@@ -166,6 +167,20 @@ def _cover(repaint: np.ndarray, f: int) -> np.ndarray:
     padded[:h, :w] = repaint
     blocks = padded.reshape(hb, f, wb, f).any(axis=(1, 3))  # (hb, wb)
     return np.repeat(np.repeat(blocks, f, axis=0), f, axis=1)[:h, :w]
+
+
+def _filled(packet: Packet, fill) -> np.ndarray:
+    """The received image with its missing pixels set to ``fill`` (an int, or "nearest" received pixel)."""
+    if fill != "nearest":
+        return packet.image(fill=fill)
+    known = packet.mask
+    if not known.any():
+        return packet.image(fill=128)
+    from scipy import ndimage
+
+    img = packet.image(fill=0)
+    _, (iy, ix) = ndimage.distance_transform_edt(~known, return_indices=True)
+    return img[iy, ix]
 
 
 class _Profiler:
@@ -469,9 +484,13 @@ class GSemCom:
         Classifier-free guidance of generation, local AIGC and inpainting (> 1 enables it).
     latent_mask : {"cover", "nearest"}
         How the pixel mask reaches the latent grid (see the module docstring).
-    fill : int
-        Value (0-255) of the pixels the user did not receive in the image given to the inpainting
-        pipeline; 128, i.e. 0 after diffusers' [-1, 1] normalisation.
+    fill : int or "nearest"
+        What the pixels the user did not receive hold in the image given to the inpainting
+        pipeline: ``"nearest"`` (default) copies the nearest received pixel (Euclidean distance
+        transform), an int (0-255) is one grey level (128 is 0 after diffusers' [-1, 1]
+        normalisation). The VAE encoder has self-attention in its middle block, so the fill reaches
+        every latent, the known ones too; a grey fill is far from any ShapesWorld image and the
+        regenerated region came out as texture (see chapter 7).
     t_max : float, optional
         Upper distance bound of Eq. 18; default the backend's calibrated value
         (:func:`gsemlab.calibration.load_t_max`).
@@ -492,7 +511,7 @@ class GSemCom:
         ranking_xi: float | None = None,
         guidance_scale: float = 5.0,
         latent_mask: str = "cover",
-        fill: int = 128,
+        fill: int | str = "nearest",
         t_max: float | None = None,
         jpsq_config: JPSQConfig | None = None,
         profile_memory: bool = False,
@@ -521,8 +540,11 @@ class GSemCom:
             raise ValueError(f"guidance_scale must be a number >= 0, got {guidance_scale!r}")
         if latent_mask not in ("cover", "nearest"):
             raise ValueError(f"latent_mask must be 'cover' or 'nearest', got {latent_mask!r}")
-        if isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
-            raise ValueError(f"fill must be an int in [0, 255], got {fill!r}")
+        if isinstance(fill, str):
+            if fill != "nearest":
+                raise ValueError(f"fill must be 'nearest' or an int in [0, 255], got {fill!r}")
+        elif isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
+            raise ValueError(f"fill must be 'nearest' or an int in [0, 255], got {fill!r}")
         if t_max is not None:
             t_max = float(t_max)
             if not np.isfinite(t_max) or t_max <= jpsq_config.t_min:
@@ -536,7 +558,7 @@ class GSemCom:
         self._ranking_xi_arg = ranking_xi
         self.guidance_scale = float(guidance_scale)
         self.latent_mask = latent_mask
-        self.fill = int(fill)
+        self.fill = fill if isinstance(fill, str) else int(fill)
         self.jpsq_config = jpsq_config
         self.profile_memory = profile_memory
         self._t_max = t_max
@@ -753,7 +775,7 @@ class GSemCom:
         with prof.stage("decoding"):
             out = self.backend.inpaint(
                 prompt=prompt,
-                image=PIL.Image.fromarray(packet.image(fill=self.fill)),
+                image=PIL.Image.fromarray(_filled(packet, self.fill)),
                 mask_image=PIL.Image.fromarray(repaint.astype(np.uint8) * 255),  # 2-D uint8: mode "L"
                 height=h, width=w, strength=1.0, num_inference_steps=self.config.decode_steps,
                 guidance_scale=self.guidance_scale, generator=self._generator(seed), output_type="np",

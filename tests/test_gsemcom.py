@@ -283,6 +283,9 @@ def test_bad_input(gs, backend, generation):
         GSemCom(object())
     with pytest.raises(ValueError, match="latent_mask"):
         GSemCom(backend, latent_mask="bilinear")
+    for bad in ("median", 300, -1, True):
+        with pytest.raises(ValueError, match="fill must be 'nearest' or an int"):
+            GSemCom(backend, fill=bad)
     with pytest.raises(TypeError, match="config"):
         GSemCom(backend, config={"xi": 0.5})
     with pytest.raises(ValueError, match="xi"):
@@ -324,3 +327,23 @@ def test_profile_memory_records_every_stage(gs, generation):
     assert all(tr.peak_mb[k] >= 0 for k in ("extraction", "packing", "decoding"))
     assert tr.peak_mb["decoding"] > 0  # the decoder allocates latents and activations
     assert gs.transmit(PROMPT, 200, seed=0, generation=generation).peak_mb == {}  # off by default
+
+
+def test_nearest_fill_copies_the_closest_received_pixel():
+    """``fill="nearest"``: every missing pixel takes the colour of a received pixel at the smallest
+    Euclidean distance (checked by brute force over all received pixels)."""
+    from gsemlab.gsemcom import _filled
+
+    rng = np.random.default_rng(3)
+    mask = rng.random((12, 10)) < 0.15
+    img = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    packet = Packet(mask=mask, pixels=img[mask], prompt=PROMPT)
+    out = _filled(packet, "nearest")
+    assert np.array_equal(out[mask], img[mask])
+    ky, kx = np.nonzero(mask)
+    for y, x in zip(*np.nonzero(~mask)):
+        d2 = (ky - y) ** 2 + (kx - x) ** 2
+        candidates = {tuple(img[ky[i], kx[i]]) for i in np.flatnonzero(d2 == d2.min())}
+        assert tuple(out[y, x]) in candidates
+    empty = Packet(mask=np.zeros((4, 4), bool), pixels=np.zeros((0, 3), np.uint8), prompt=PROMPT)
+    assert (_filled(empty, "nearest") == 128).all()

@@ -5,7 +5,7 @@ on two CPU cores: a word-level BERT tokenizer and a bidirectional BERT text enco
 word early in the caption can see the relation word after it, which CLIP's causal encoder cannot),
 an AutoencoderKL from 64x64x3 pixels to 16x16x4 latents (three blocks, scale factor 4), a
 UNet2DConditionModel with cross-attention at 16x16 and 8x8 (and in its 4x4 mid block), and a DDPM noise schedule sampled with
-DPM-Solver++ in 25 steps.
+DDIM in 25 steps.
 """
 from __future__ import annotations
 
@@ -97,6 +97,38 @@ def build_unet(**overrides):
     return UNet2DConditionModel(**{**UNET_CONFIG, **overrides})
 
 
+def collapse_posterior(vae, logvar: float = -30.0):
+    """Make the VAE's encoder deterministic: its posterior becomes a point mass at its mean.
+
+    The UNet and the fine-tuned decoder were trained on posterior means, but the toy VAE's KL weight
+    is so small that its posterior std stayed near 1 (measured 0.99-1.01 per channel, against a
+    spread of the means of 0.5-1.8). diffusers' inpainting pipeline *samples* the posterior for the
+    known image, and the sampled latents decode at 18.7 dB instead of 30 dB: the known region came
+    back as noise. Setting the log-variance output of ``quant_conv`` to a constant ``logvar``
+    (-30, diffusers' lower clamp: std 3e-7) leaves the mean, and so generation, unchanged.
+
+    Parameters
+    ----------
+    vae : diffusers.AutoencoderKL
+        Modified in place (``quant_conv``: 2 * latent_channels output channels, the second half is
+        the log-variance).
+    logvar : float
+        The constant log-variance.
+
+    Returns
+    -------
+    diffusers.AutoencoderKL
+        ``vae``.
+    """
+    import torch
+
+    c = vae.config.latent_channels
+    with torch.no_grad():
+        vae.quant_conv.weight[c:].zero_()
+        vae.quant_conv.bias[c:].fill_(float(logvar))
+    return vae
+
+
 def build_train_scheduler():
     """The DDPM noise schedule used for training (cosine betas, epsilon prediction)."""
     from diffusers import DDPMScheduler
@@ -105,15 +137,16 @@ def build_train_scheduler():
 
 
 def build_sample_scheduler():
-    """DPM-Solver++ (2nd-order multistep) on the training schedule, for 25-step sampling.
+    """DDIM (deterministic, eta = 0) on the training schedule, for 25-step sampling.
 
-    ``lambda_min_clipped=-5.1`` clips the log-SNR at the noisy end, as diffusers advises for the
-    cosine schedule: without it the sampler left visible noise in every image.
+    DDIM is used rather than DPM-Solver++: the cosine schedule reaches alpha_bar ~ 0 at t = T, where a
+    data-prediction solver divides by a vanishing sqrt(alpha_bar); on the toy model DPM-Solver++
+    (even with ``lambda_min_clipped``) left worm-like texture in most images and scored 12% attributes
+    right on 48 test captions against 26% for DDIM with the same weights and 25 steps.
     """
-    from diffusers import DPMSolverMultistepScheduler
+    from diffusers import DDIMScheduler
 
-    return DPMSolverMultistepScheduler(**SCHEDULE, algorithm_type="dpmsolver++", solver_order=2, steps_offset=1,
-                                       lambda_min_clipped=-5.1)
+    return DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
 
 
 def save_config(obj, path: str) -> None:

@@ -364,6 +364,7 @@ def build_pipeline(cache: str, ema: bool = True):
     tok = sd.build_tokenizer()
     text, unet = sd.build_text_encoder(len(tok)), sd.build_unet()
     text.load_state_dict(ck["ema_text" if ema else "text"]); unet.load_state_dict(ck["ema_unet" if ema else "unet"])
+    sd.collapse_posterior(vae)  # the inpainting pipeline samples the posterior: make it the mean
     return StableDiffusionPipeline(vae=vae, text_encoder=text.eval(), tokenizer=tok, unet=unet.eval(),
                                    scheduler=sd.build_sample_scheduler(), safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
