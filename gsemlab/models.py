@@ -213,7 +213,8 @@ def load_backend(
     if name == "toy":
         if model_ids is not None or inpaint_ids is not None:
             raise ValueError("model_ids and inpaint_ids apply to the hub backend only")
-        return _load_toy(Path(TOY_PATH if path is None else path), dev, metrics=metrics)
+        with _quiet_loading():  # importing the pipelines logs transformers' torchvision notices
+            return _load_toy(Path(TOY_PATH if path is None else path), dev, metrics=metrics)
     if path is not None:
         raise ValueError("path applies to the toy backend only; use model_ids for the hub backend")
     return _load_hub(
