@@ -57,7 +57,14 @@ def main() -> dict:
     torch.set_num_threads(a.threads)
     from diffusers import StableDiffusionPipeline
 
-    from gsemlab.toyworld.nets import ShapeClassifier, ToyNIMA, ToySim, shape_accuracy, toynima_spearman, toysim_spearman
+    from gsemlab.toyworld.nets import (
+        ShapeClassifier,
+        ToyNIMA,
+        ToySim,
+        shape_accuracy,
+        toynima_spearman,
+        toysim_spearman,
+    )
 
     pipe = StableDiffusionPipeline.from_pretrained(DATA / "toy-sd", local_files_only=True)
     pipe.set_progress_bar_config(disable=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["ChannelConfig", "GSemComConfig", "JPSQConfig", "ADDConfig", "PaperConfig", "DEFAULTS"]
+__all__ = ["DEFAULTS", "ADDConfig", "ChannelConfig", "GSemComConfig", "JPSQConfig", "PaperConfig"]
 
 
 def _dbm_to_w(dbm: float) -> float:

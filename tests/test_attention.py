@@ -25,15 +25,6 @@ EXPECTED_TOKENS = {"a": [1, 14], "small": [2], "red": [3], "circle": [4], "float
                    "above": [13], "blue": [15], "squares": [16, 17, 18]}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The machine's two cores are shared; one thread avoids oversubscription (10x faster here).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def pipe():
     return tiny_random_pipeline(seed=0)  # 64x64 images, 16x16 latents, cross-attention at 16x16 and 8x8

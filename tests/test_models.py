@@ -24,14 +24,6 @@ from gsemlab.models import TOY_PATH, Backend, BackendUnavailableError, load_back
 MISSING_ID = "gsemlab-tests/no-such-model"  # never on the Hub, never cached
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")

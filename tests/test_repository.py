@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,7 @@ def test_readme_opens_with_the_two_commands():
     commands = [ln.split("#")[0].strip() for ln in first_block.splitlines()[1:] if ln.strip()]
     assert commands == ["make book", "make test"]
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^book: setup", makefile, re.M) and re.search(r"^test: setup", makefile, re.M)
+    assert re.search(r"^book: setup", makefile, re.MULTILINE) and re.search(r"^test: setup", makefile, re.MULTILINE)
 
 
 def test_pyproject_extras():

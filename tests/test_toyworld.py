@@ -9,7 +9,7 @@ import pytest
 
 from gsemlab.toyworld import HELD_OUT, sample_scenes
 from gsemlab.toyworld.degrade import degrade
-from gsemlab.toyworld.world import BACKGROUNDS, COLOURS, SHAPES, shape_mask
+from gsemlab.toyworld.world import BACKGROUNDS, COLOURS, shape_mask
 
 DATA = Path(__file__).resolve().parents[1] / "gsemlab" / "data"
 

@@ -5,9 +5,9 @@
 """
 from __future__ import annotations
 
-from .world import (BACKGROUNDS, COLOURS, HELD_OUT, RELATIONS, SHAPES, SIZES, Scene, SceneObject,
-                    relation_holds, render_batch, sample_scenes)
 from .locate import detect_objects, locate, score_caption
+from .world import (BACKGROUNDS, COLOURS, HELD_OUT, RELATIONS, SHAPES, SIZES, Scene, SceneObject, relation_holds,
+                    render_batch, sample_scenes)
 
 __all__ = ["BACKGROUNDS", "COLOURS", "HELD_OUT", "RELATIONS", "SHAPES", "SIZES", "Scene", "SceneObject",
-           "relation_holds", "render_batch", "sample_scenes", "detect_objects", "locate", "score_caption"]
+           "detect_objects", "locate", "relation_holds", "render_batch", "sample_scenes", "score_caption"]

@@ -263,5 +263,14 @@ def score_caption(image: np.ndarray, caption: str, *, classifier=None) -> dict:
             "attributes_ok": attrs, "colour_ok": cols, "relation_ok": rel}
 
 
-__all__ = ["AREA_FACTOR", "CaptionObject", "Detection", "detect_objects", "locate", "match_objects",
-           "parse_caption", "score_caption", "RELATION_PHRASES"]
+__all__ = [
+    "AREA_FACTOR",
+    "RELATION_PHRASES",
+    "CaptionObject",
+    "Detection",
+    "detect_objects",
+    "locate",
+    "match_objects",
+    "parse_caption",
+    "score_caption",
+]

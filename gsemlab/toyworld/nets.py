@@ -13,7 +13,6 @@ are called by ``python -m gsemlab.toyworld.train``.
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import numpy as np
@@ -84,7 +83,7 @@ class _Pretrained(nn.Module):
         from safetensors.torch import load_file
 
         path = path or os.path.join(DATA_DIR, cls.name)
-        path = path[: -len(".safetensors")] if path.endswith(".safetensors") else path
+        path = path.removesuffix(".safetensors")
         if not os.path.exists(path + ".safetensors"):
             raise FileNotFoundError(f"no weights at {path}.safetensors; train them with "
                                     f"`python -m gsemlab.toyworld.train {cls.name.replace('_classifier', 's')}`")

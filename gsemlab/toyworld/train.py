@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             stage_data(cache)
             continue
         if st == "export":
-            from . import nets  # noqa: F401  (export of the small nets lives there)
+            from . import nets
 
             export_pipeline(cache, a.out)
             info = nets.export_all(cache, a.out)
