@@ -16,6 +16,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
+import urllib3  # noqa: F401  (on import it probes IPv6 with a socket: do it before pytest-socket is on)
 
 
 def pytest_addoption(parser):
