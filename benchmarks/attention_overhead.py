@@ -14,7 +14,11 @@ variants alike. The overhead is the ratio of the best-of-N CPU times of this sin
 median wall-time ratios are written beside it. Each variant is timed for the whole generation and for
 the denoising loop alone (``output_type="latent"``, no VAE decode).
 
-Usage: ``python benchmarks/attention_overhead.py [--repeats 7] [--steps 25]``; writes
+Because whole generations on the shared machine scatter by more than the capture costs, the targets are
+judged on a paired measurement (:func:`paired`): UNet calls with and without the capture, timed side by
+side in random order, give the cost per denoising step.
+
+Usage: ``python benchmarks/attention_overhead.py [--repeats 7] [--steps 25] [--pairs 200]``; writes
 ``benchmarks/results/attention_overhead.json``.
 """
 
@@ -24,6 +28,7 @@ import argparse
 import contextlib
 import json
 import platform
+import random
 import statistics
 import time
 import warnings
@@ -113,11 +118,67 @@ def measure(pipe, *, steps: int, repeats: int, with_daam: bool) -> dict:
     return out
 
 
+def paired(pipe, *, steps: int, pairs: int, with_daam: bool, plain_generation_cpu: float, seed: int = 0) -> dict:
+    """Cost per denoising step, measured by pairs: each UNet call under a capture is timed next to a plain one.
+
+    Whole generations on a shared machine vary by more than the capture costs. Here every pair times one
+    classifier-free-guidance UNet call (batch 2, the prompt's embeddings) per variant, in random order,
+    with the context entered before the clock starts; the overhead per step is the median over pairs of
+    (variant - plain) CPU time. Entering and leaving the context (once per generation) is timed apart.
+    The generation overhead is then ``(steps * per_step + enter_exit) / plain generation time``.
+    """
+    ctx = variants(pipe, with_daam)
+    rng = random.Random(seed)
+    unet = pipe.unet
+    s = int(unet.config.sample_size)
+    latents = torch.randn(2, int(unet.config.in_channels), s, s, generator=torch.Generator().manual_seed(seed))
+    timestep = torch.tensor(500)
+    diffs = {name: [] for name in ctx if name != "plain"}
+    ratios = {name: [] for name in ctx if name != "plain"}
+    enter_exit = {name: [] for name in ctx if name != "plain"}
+    with torch.no_grad():
+        for i in range(pairs + 1):  # the first pair warms up
+            order = list(ctx)
+            rng.shuffle(order)
+            cpu = {}
+            for name in order:
+                c0 = time.process_time()
+                with ctx[name]():
+                    c1 = time.process_time()
+                    # the pipeline's own prompt encoding: a store sees the prompt and classifier-free guidance
+                    cond, uncond = pipe.encode_prompt(PROMPT, torch.device("cpu"), 1, True)
+                    context = torch.cat([uncond, cond])
+                    c2 = time.process_time()
+                    unet(latents, timestep, context)
+                    cpu[name] = time.process_time() - c2
+                    c3 = time.process_time()
+                if name != "plain":
+                    enter_exit[name].append((c1 - c0) + (time.process_time() - c3))
+            if i == 0:
+                continue
+            for name, d in diffs.items():
+                d.append(cpu[name] - cpu["plain"])
+                ratios[name].append(cpu[name] / cpu["plain"])
+    out = {"pairs": pairs}
+    for name, d in diffs.items():
+        per_step = statistics.median(d)
+        entry = statistics.median(enter_exit[name])
+        out[name] = {
+            "per_step_overhead_seconds": per_step,
+            "per_step_overhead_ratio": statistics.median(ratios[name]) - 1.0,
+            "enter_exit_seconds": entry,
+            "generation_overhead": (steps * per_step + entry) / plain_generation_cpu,
+        }
+    return out
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=25)
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--repeats-512", type=int, default=5)
+    p.add_argument("--repeats-512", type=int, default=3)
+    p.add_argument("--pairs", type=int, default=200)
+    p.add_argument("--pairs-512", type=int, default=60)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -125,8 +186,12 @@ def main(argv=None) -> dict:
 
     toy, toy_desc = toy_pipeline()
     res_toy = measure(toy, steps=a.steps, repeats=a.repeats, with_daam=False)
+    res_toy["paired"] = paired(toy, steps=a.steps, pairs=a.pairs, with_daam=False,
+                               plain_generation_cpu=res_toy["generation"]["min_cpu_seconds"]["plain"])
     big = tiny_random_pipeline(sample_size=64, vae_scale_factor=8, attention_levels=[1], seed=0)
     res_512 = measure(big, steps=a.steps, repeats=a.repeats_512, with_daam=True)
+    res_512["paired"] = paired(big, steps=a.steps, pairs=a.pairs_512, with_daam=True,
+                               plain_generation_cpu=res_512["generation"]["min_cpu_seconds"]["plain"])
     result = {
         "benchmark": "attention_overhead",
         "steps": a.steps,
@@ -141,11 +206,12 @@ def main(argv=None) -> dict:
         },
         "targets": {"attention_store_overhead_max": 0.10, "attention_store_below_daam": True},
     }
-    gen_toy, gen_512 = res_toy["generation"], res_512["generation"]
+    # judged on the paired measurement: whole-generation ratios on this shared machine scatter by +-10%
+    p_toy, p_512 = res_toy["paired"], res_512["paired"]
     result["targets_met"] = {
-        "toy_overhead_at_most_10pct": gen_toy["attention_store_overhead"] <= 0.10,
-        "512_overhead_at_most_10pct": gen_512["attention_store_overhead"] <= 0.10,
-        "below_daam_512": gen_512["attention_store_overhead"] < gen_512["daam_overhead"],
+        "toy_overhead_at_most_10pct": p_toy["attention_store"]["generation_overhead"] <= 0.10,
+        "512_overhead_at_most_10pct": p_512["attention_store"]["generation_overhead"] <= 0.10,
+        "below_daam_512": p_512["attention_store"]["generation_overhead"] < p_512["daam"]["generation_overhead"],
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
@@ -160,6 +226,12 @@ def main(argv=None) -> dict:
                     f"(median CPU), {r[name + '_overhead_median_wall']:+.1%} (median wall)")
                 print(f"  {name:16s} {r['min_cpu_seconds'][name]:7.3f} | {r['median_cpu_seconds'][name]:7.3f} | "
                       f"{r['median_wall_seconds'][name]:7.3f}{extra}")
+        for name, r in res["paired"].items():
+            if name == "pairs":
+                continue
+            print(f"  paired UNet calls ({res['paired']['pairs']} pairs), {name}: "
+                  f"{r['per_step_overhead_seconds'] * 1e3:+.2f} ms per step ({r['per_step_overhead_ratio']:+.1%}), enter/exit {r['enter_exit_seconds'] * 1e3:.1f} ms "
+                  f"-> generation overhead {r['generation_overhead']:+.1%}")
     print(f"targets met: {result['targets_met']}")
     print(f"wrote {RESULTS}")
     return result
