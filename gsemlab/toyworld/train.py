@@ -120,6 +120,24 @@ def _to_tensor(images: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def _psnr_db(y, x) -> float:
+    """PSNR in dB of reconstructions ``y`` against images ``x``, both in [-1, 1] (``y`` is clamped)."""
+    mse = (y.clamp(-1, 1) - x).pow(2).mean().item() / 4.0  # on the [0, 1] scale
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+def _validate_vae(vae):
+    """Posterior means of 256 validation renders and the PSNR of their reconstructions (dB)."""
+    import torch
+
+    from .world import render_batch, sample_scenes
+
+    val = _to_tensor(render_batch(sample_scenes(256, seed=1, split="val")))
+    with torch.no_grad():
+        z = vae.encode(val).latent_dist.mean
+        return z, _psnr_db(vae.decode(z).sample, val)
+
+
 # ------------------------------------------------------------------------------------------ vae
 def stage_vae(cache: str, steps: int, minutes: float, batch: int, seed: int = 0) -> None:
     """Train the AutoencoderKL on training renders: L1 + MSE reconstruction of the decoded posterior
@@ -160,21 +178,12 @@ def stage_vae(cache: str, steps: int, minutes: float, batch: int, seed: int = 0)
         opt.step()
         step += 1
         if step % 50 == 0:
-            mse = (y.clamp(-1, 1) - x).pow(2).mean().item() / 4.0  # on the [0, 1] scale
-            log(cache, "vae", f"step {step} loss {loss.item():.4f} psnr {10 * math.log10(1 / max(mse, 1e-12)):.2f} dB "
+            log(cache, "vae", f"step {step} loss {loss.item():.4f} psnr {_psnr_db(y, x):.2f} dB "
                 f"kl {kl.item():.3f} {budget.elapsed / 60:.1f} min")
         if budget.checkpoint_due():
             save_ckpt({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
     vae.eval()
-    # latent statistics and validation PSNR
-    from .world import render_batch, sample_scenes
-
-    val = _to_tensor(render_batch(sample_scenes(256, seed=1, split="val")))
-    with torch.no_grad():
-        z = vae.encode(val).latent_dist.mean
-        rec = vae.decode(z).sample.clamp(-1, 1)
-    mse = (rec - val).pow(2).mean().item() / 4.0
-    psnr = 10 * math.log10(1 / mse)
+    z, psnr = _validate_vae(vae)  # latent statistics and validation PSNR
     scale = float(1.0 / z.std())
     save_ckpt({"model": vae.state_dict(), "step": step, "elapsed": budget.elapsed, "done": True,
                "scaling_factor": scale, "val_psnr": psnr}, path)
@@ -232,18 +241,12 @@ def stage_decoder(cache: str, steps: int, minutes: float, batch: int, seed: int 
         opt.step()
         step += 1
         if step % 50 == 0:
-            mse = (y.clamp(-1, 1) - x).pow(2).mean().item() / 4.0
-            log(cache, "decoder", f"step {step} loss {loss.item():.4f} psnr {10 * math.log10(1 / max(mse, 1e-12)):.2f} dB "
+            log(cache, "decoder", f"step {step} loss {loss.item():.4f} psnr {_psnr_db(y, x):.2f} dB "
                 f"{budget.elapsed / 60:.1f} min")
         if budget.checkpoint_due():
             save_ckpt({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
     vae.eval()
-    from .world import render_batch, sample_scenes
-
-    val = _to_tensor(render_batch(sample_scenes(256, seed=1, split="val")))
-    with torch.no_grad():
-        rec = vae.decode(vae.encode(val).latent_dist.mean).sample.clamp(-1, 1)
-    psnr = 10 * math.log10(1 / ((rec - val).pow(2).mean().item() / 4.0))
+    _, psnr = _validate_vae(vae)
     save_ckpt({"model": vae.state_dict(), "step": step, "elapsed": budget.elapsed, "done": True, "val_psnr": psnr}, path)
     log(cache, "decoder", f"done: {step} steps, {budget.elapsed / 60:.1f} min, val PSNR {psnr:.2f} dB")
 
@@ -255,7 +258,7 @@ def stage_latents(cache: str) -> str:
     path = os.path.join(cache, "train_latents.npz")
     if os.path.exists(path):
         return path
-    vae, ck = load_vae(cache)
+    vae, _ = load_vae(cache)
     images = stage_data(cache)["images"]
     means, stds = [], []
     t = time.time()
@@ -283,9 +286,8 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
     ck = load_ckpt(path)
     if ck is not None and ck.get("done") and (ck["step"] >= steps or ck["elapsed"] >= minutes * 60.0):
         return  # a finished stage continues only when asked for a larger budget (--minutes/--steps)
-    vae, vck = load_vae(cache)
-    lat = np.load(stage_latents(cache))
-    lmean, lstd = torch.from_numpy(lat["mean"]), torch.from_numpy(lat["std"])
+    lmean = torch.from_numpy(np.load(stage_latents(cache))["mean"])  # stage_latents checks the VAE is trained
+    sf = load_ckpt(os.path.join(cache, "vae.pt"))["scaling_factor"]
     captions = stage_data(cache)["captions"]
     tok = sd.build_tokenizer()
     ids = tok(captions, padding="max_length", max_length=sd.MAX_LENGTH, truncation=True, return_tensors="pt").input_ids
@@ -306,7 +308,6 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
     budget = Budget(steps, minutes, elapsed)
     budget.stop_file = os.path.join(cache, "unet.stop")  # touch it to end the stage early, cleanly
     gen = torch.Generator().manual_seed(seed * 1000003 + step)
-    sf = vck["scaling_factor"]
     log(cache, "unet", f"start at step {step}: unet {sum(p.numel() for p in unet.parameters())} "
         f"text {sum(p.numel() for p in text.parameters())} parameters")
     unet.train(); text.train()
