@@ -210,11 +210,12 @@ def load_backend(
     if not isinstance(metrics, bool):
         raise TypeError(f"metrics must be a bool, got {type(metrics).__name__}")
     dev = _default_device(device)
+    with _quiet_loading():  # their first import logs transformers' torchvision notices (stderr in the book)
+        from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline  # noqa: F401
     if name == "toy":
         if model_ids is not None or inpaint_ids is not None:
             raise ValueError("model_ids and inpaint_ids apply to the hub backend only")
-        with _quiet_loading():  # importing the pipelines logs transformers' torchvision notices
-            return _load_toy(Path(TOY_PATH if path is None else path), dev, metrics=metrics)
+        return _load_toy(Path(TOY_PATH if path is None else path), dev, metrics=metrics)
     if path is not None:
         raise ValueError("path applies to the toy backend only; use model_ids for the hub backend")
     return _load_hub(
