@@ -540,10 +540,8 @@ class GSemCom:
             raise ValueError(f"guidance_scale must be a number >= 0, got {guidance_scale!r}")
         if latent_mask not in ("cover", "nearest"):
             raise ValueError(f"latent_mask must be 'cover' or 'nearest', got {latent_mask!r}")
-        if isinstance(fill, str):
-            if fill != "nearest":
-                raise ValueError(f"fill must be 'nearest' or an int in [0, 255], got {fill!r}")
-        elif isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
+        grey = isinstance(fill, numbers.Integral) and not isinstance(fill, bool) and 0 <= fill <= 255
+        if not (grey or fill == "nearest"):
             raise ValueError(f"fill must be 'nearest' or an int in [0, 255], got {fill!r}")
         if t_max is not None:
             t_max = float(t_max)
@@ -558,7 +556,7 @@ class GSemCom:
         self._ranking_xi_arg = ranking_xi
         self.guidance_scale = float(guidance_scale)
         self.latent_mask = latent_mask
-        self.fill = fill if isinstance(fill, str) else int(fill)
+        self.fill = int(fill) if grey else fill
         self.jpsq_config = jpsq_config
         self.profile_memory = profile_memory
         self._t_max = t_max

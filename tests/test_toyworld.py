@@ -181,3 +181,25 @@ def test_bundled_pipeline_loads_offline_and_is_deterministic():
     out = inpaint("a green star", image=Image.fromarray(img), mask_image=Image.fromarray(mask), num_inference_steps=4,
                   generator=torch.Generator().manual_seed(0), output_type="np").images[0]
     assert out.shape == (64, 64, 3)
+
+
+def test_collapse_posterior_keeps_the_mean_and_removes_the_noise():
+    """After ``collapse_posterior`` the encoder's mean is the one computed before the change, and its
+    std is exp(-30 / 2) = 3.06e-7 everywhere (diffusers: std = exp(0.5 * logvar))."""
+    torch = pytest.importorskip("torch")
+    from gsemlab.toyworld import sd
+
+    torch.manual_seed(0)
+    vae = sd.build_vae()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        before = vae.encode(x).latent_dist
+        assert before.std.min() > 1e-2  # a random encoder's posterior is wide
+        sd.collapse_posterior(vae)
+        after = vae.encode(x).latent_dist
+    assert torch.equal(after.mean, before.mean)
+    assert torch.allclose(after.std, torch.full_like(after.std, 3.0590e-7), rtol=1e-4)
+    with pytest.raises(TypeError, match="vae must be a diffusers AutoencoderKL"):
+        sd.collapse_posterior(object())
+    with pytest.raises(ValueError, match="logvar must be a finite number"):
+        sd.collapse_posterior(vae, logvar=float("nan"))

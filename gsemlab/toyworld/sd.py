@@ -120,12 +120,19 @@ def collapse_posterior(vae, logvar: float = -30.0):
     diffusers.AutoencoderKL
         ``vae``.
     """
+    import math
+
     import torch
 
+    conv = getattr(vae, "quant_conv", None)
+    if not isinstance(conv, torch.nn.Conv2d):
+        raise TypeError(f"vae must be a diffusers AutoencoderKL with a quant_conv layer, got {type(vae).__name__}")
+    if isinstance(logvar, bool) or not isinstance(logvar, (int, float)) or not math.isfinite(logvar):
+        raise ValueError(f"logvar must be a finite number, got {logvar!r}")
     c = vae.config.latent_channels
     with torch.no_grad():
-        vae.quant_conv.weight[c:].zero_()
-        vae.quant_conv.bias[c:].fill_(float(logvar))
+        conv.weight[c:].zero_()
+        conv.bias[c:].fill_(float(logvar))
     return vae
 
 
