@@ -10,7 +10,8 @@ Every stage checkpoints to the cache folder (``--cache-dir``, else ``$GSEMLAB_TO
 ``~/.cache/gsemlab/toy``) every few minutes and resumes from there when re-run; a stage whose
 checkpoint says "done" is skipped.  Each stage stops at its step budget or its time budget
 (whichever comes first; the time already spent is stored in the checkpoint).  ``export`` writes
-the final weights into ``gsemlab/data/`` (or ``--out``).
+the final weights into ``gsemlab/data/`` (or ``--out``).  The UNet stage adds a grounding loss on
+the cross-attention maps (`gsemlab.toyworld.attnloss`, ``--attn-weight``, 0 turns it off).
 """
 from __future__ import annotations
 
@@ -272,15 +273,40 @@ def stage_latents(cache: str) -> str:
     return path
 
 
+def stage_regions(cache: str) -> str:
+    """Where each caption token of the training scenes lies (``train_regions.npz``, see `attnloss`):
+    ``codes`` uint8 (N, 32), ``objects`` uint8 (N, 3, 16, 16)."""
+    from . import attnloss, sd
+    from .world import sample_scenes
+
+    path = os.path.join(cache, "train_regions.npz")
+    if os.path.exists(path):
+        return path
+    captions = stage_data(cache)["captions"]
+    t = time.time()
+    scenes = sample_scenes(len(captions), seed=0, split="train")
+    if [s.caption for s in scenes] != captions:
+        raise RuntimeError(f"{cache}: train_captions.json does not match sample_scenes(seed=0); delete the cache")
+    tok = sd.build_tokenizer()
+    codes = np.stack([attnloss.token_regions(s, tok.tokenize(s.caption), sd.MAX_LENGTH) for s in scenes])
+    objects = np.stack([attnloss.object_fractions(s) for s in scenes])
+    np.savez(path[:-4] + ".tmp.npz", codes=codes, objects=objects)
+    os.replace(path[:-4] + ".tmp.npz", path)
+    log(cache, "unet", f"token regions of {len(scenes)} scenes in {time.time() - t:.1f} s")
+    return path
+
+
 # ----------------------------------------------------------------------------------------- unet
-def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0, p_uncond: float = 0.1) -> None:
+def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0, p_uncond: float = 0.1,
+               attn_weight: float = 0.02) -> None:
     """Train the UNet and the text encoder jointly with the DDPM loss (Eq. 4, epsilon prediction,
-    min-SNR-5 weighting), caption dropout ``p_uncond`` for classifier-free guidance, EMA weights."""
+    min-SNR-5 weighting), caption dropout ``p_uncond`` for classifier-free guidance, EMA weights,
+    plus ``attn_weight`` x the grounding loss of `attnloss` on the cross-attention maps (0 turns it off)."""
     import copy
 
     import torch
 
-    from . import sd
+    from . import attnloss, sd
 
     path = os.path.join(cache, "unet.pt")
     ck = load_ckpt(path)
@@ -292,9 +318,13 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
     tok = sd.build_tokenizer()
     ids = tok(captions, padding="max_length", max_length=sd.MAX_LENGTH, truncation=True, return_tensors="pt").input_ids
     empty = tok([""], padding="max_length", max_length=sd.MAX_LENGTH, return_tensors="pt").input_ids[0]
+    if attn_weight > 0:
+        reg = np.load(stage_regions(cache))
+        codes, objects = torch.from_numpy(reg["codes"]), torch.from_numpy(reg["objects"])
     torch.manual_seed(seed)
     text = sd.build_text_encoder(len(tok))
     unet = sd.build_unet()
+    procs = attnloss.install(unet) if attn_weight > 0 else []
     params = list(unet.parameters()) + list(text.parameters())
     opt = torch.optim.AdamW(params, lr=6e-4, weight_decay=1e-2)
     ema_u, ema_t = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(text).requires_grad_(False)
@@ -309,9 +339,12 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
     budget.stop_file = os.path.join(cache, "unet.stop")  # touch it to end the stage early, cleanly
     gen = torch.Generator().manual_seed(seed * 1000003 + step)
     log(cache, "unet", f"start at step {step}: unet {sum(p.numel() for p in unet.parameters())} "
-        f"text {sum(p.numel() for p in text.parameters())} parameters")
+        f"text {sum(p.numel() for p in text.parameters())} parameters, grounding weight {attn_weight}")
     unet.train(); text.train()
-    avg = None
+    avg = avg_g = None
+    sink: list = []
+    for pr in procs:
+        pr.sink = sink
     while not budget.done(step):
         lr = budget.cosine(6e-4, step, warmup=300)
         for g in opt.param_groups:
@@ -324,10 +357,17 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
         t = torch.randint(0, sched.config.num_train_timesteps, (batch,), generator=gen)
         noise = torch.randn(z0.shape, generator=gen)
         zt = sched.add_noise(z0, noise, t)
+        sink.clear()
         pred = unet(zt, t, text(tid)[0]).sample
         snr = acp[t] / (1 - acp[t])
         w = torch.clamp(snr, max=5.0) / snr  # min-SNR-5 weights for epsilon prediction
         loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()  # the denoising loss
+        if procs:
+            keep = (codes[idx] > 0) & ~drop[:, None]
+            g = attnloss.grounding_loss(sink, attnloss.region_masks(codes[idx], objects[idx]), keep)
+            avg_g = g.item() if avg_g is None else 0.98 * avg_g + 0.02 * g.item()
+            loss = loss + attn_weight * g
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -338,9 +378,8 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
             for m_ema, m in ((ema_u, unet), (ema_t, text)):
                 for pe, p in zip(m_ema.parameters(), m.parameters()):
                     pe.lerp_(p, 1 - d)
-        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
         if step % 50 == 0:
-            log(cache, "unet", f"step {step} loss {avg:.4f} {budget.elapsed / 60:.1f} min "
+            log(cache, "unet", f"step {step} loss {avg:.4f} grounding {avg_g or 0:.4f} {budget.elapsed / 60:.1f} min "
                 f"({step / max(budget.elapsed, 1e-9):.2f} steps/s overall)")
         if budget.checkpoint_due():
             save_ckpt({"unet": unet.state_dict(), "text": text.state_dict(), "opt": opt.state_dict(),
@@ -391,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the stage")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--attn-weight", type=float, default=0.02,
+                   help="weight of the UNet stage's grounding loss on cross-attention (0: off)")
     a = p.parse_args(argv)
     import torch
 
@@ -422,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
             from . import nets
 
             fn = getattr(nets, f"train_{st}")
-        fn(cache, steps=steps, minutes=minutes, batch=batch)
+        extra = {"attn_weight": a.attn_weight} if st == "unet" else {}
+        fn(cache, steps=steps, minutes=minutes, batch=batch, **extra)
     return 0
 
 

@@ -1,0 +1,155 @@
+"""Grounding loss on the toy UNet's cross-attention (TokenCompose-style, training only).
+
+ShapesWorld knows where every word of a caption is in its image, so the UNet can be told, while it
+learns to denoise, which pixels each word's cross-attention (Eq. 6) should fall on.  Two terms,
+after TokenCompose (Wang et al., CVPR 2024), averaged over the supervised tokens of the batch and
+over the cross-attention layers:
+
+* token term: ``(1 - sum_p a_k(p) m_k(p) / sum_p a_k(p))**2``, one minus the share of token k's
+  attention mass inside its region, squared;
+* pixel term: binary cross-entropy between ``a_k(p)`` (the softmax probability of token k at
+  pixel p, averaged over heads) and the region ``m_k(p)``.
+
+Regions are soft masks (the area fraction of each latent cell covered), pooled to each layer's
+resolution.  Supervised words: shape, colour and size words -> their object(s); relation words ->
+the two related objects; verbs and adverbs -> the subject (the first object, which they describe);
+"shapes" -> all objects; "background" and the background's colour word -> the pixels no object
+covers.  Articles, prepositions, punctuation, number words, "ShapesWorld" and the special tokens are
+left free.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..attention import _probabilities, _project
+from .world import ADVERBS, VERBS
+
+BACKGROUND_BIT = 8  # bits 1, 2, 4: objects 0, 1, 2; bit 8: background
+
+
+def token_regions(scene, tokens: list[str], max_length: int) -> np.ndarray:
+    """Region code of every token position of a caption.
+
+    Parameters
+    ----------
+    scene : world.Scene
+        The scene the caption describes.
+    tokens : list of str
+        The tokenizer's word pieces of the caption, without the special tokens.
+    max_length : int
+        Token positions of the text encoder (``[CLS]`` at 0, so caption token j sits at j + 1).
+
+    Returns
+    -------
+    ndarray of uint8, shape (max_length,)
+        0 for an unsupervised position, else a bit set: bit ``2**i`` for object i, 8 for the background.
+    """
+    words = {k.lower(): v for k, v in scene.words.items()}
+    code = np.zeros(max_length, np.uint8)
+    for j, t in enumerate(tokens[: max_length - 2]):
+        idx = words.get(t)
+        if t in VERBS or t in ADVERBS:
+            idx = (0,)
+        if idx is None or idx == "all":
+            continue
+        if idx == "background":
+            code[j + 1] = BACKGROUND_BIT
+        else:
+            code[j + 1] = sum(1 << i for i in idx)
+    return code
+
+
+def object_fractions(scene, cells: int = 16) -> np.ndarray:
+    """Area fraction of each latent cell covered by each object: uint8 (3, cells, cells), 255 = all."""
+    from .world import SIZE, object_mask
+
+    out = np.zeros((3, cells, cells), np.uint8)
+    f = SIZE // cells
+    for i, o in enumerate(scene.objects):
+        frac = object_mask(o).reshape(cells, f, cells, f).mean(axis=(1, 3))
+        out[i] = np.round(frac * 255).astype(np.uint8)
+    return out
+
+
+def region_masks(codes: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
+    """Soft masks (B, T, 16, 16) in [0, 1] from region codes (B, T) and object fractions (B, 3, 16, 16)."""
+    obj = objects.float() / 255.0
+    bits = torch.stack([(codes >> i) & 1 for i in range(3)], dim=-1).float()  # (B, T, 3)
+    m = torch.einsum("bto,bohw->bthw", bits, obj).clamp(max=1.0)
+    bg = (1.0 - obj.sum(1).clamp(max=1.0))[:, None]  # (B, 1, 16, 16)
+    is_bg = ((codes & BACKGROUND_BIT) > 0).float()[..., None, None]
+    return m * (1 - is_bg) + bg * is_bg
+
+
+class GroundingProcessor:
+    """Cross-attention processor computing Eq. 6 explicitly (differentiably) and keeping the
+    head-averaged probabilities (B, L, T) of each call in ``self.sink`` when it is a list."""
+
+    def __init__(self):
+        self.sink: list | None = None
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
+                 *args, **kwargs):
+        if encoder_hidden_states is None:
+            raise RuntimeError("GroundingProcessor is meant for cross-attention layers only")
+        query, key, value, residual, shape4 = _project(attn, hidden_states, encoder_hidden_states, temb,
+                                                       value=True)
+        batch, heads, _, head_dim = query.shape
+        probs = _probabilities(query, key, None, 1.0 / math.sqrt(head_dim))  # (B, heads, L, T)
+        if self.sink is not None:
+            self.sink.append(probs.mean(1))
+        h = torch.matmul(probs.to(value.dtype), value)
+        h = h.transpose(1, 2).reshape(batch, -1, heads * head_dim)
+        h = attn.to_out[1](attn.to_out[0](h))
+        if shape4 is not None:
+            h = h.transpose(-1, -2).reshape(*shape4)
+        if attn.residual_connection:
+            h = h + residual
+        return h / attn.rescale_output_factor
+
+
+def install(unet) -> list[GroundingProcessor]:
+    """Give every cross-attention layer (``attn2``) of ``unet`` a GroundingProcessor; returns them."""
+    procs = {}
+    out = []
+    for name in unet.attn_processors:
+        if name.endswith("attn2.processor"):
+            p = GroundingProcessor()
+            procs[name] = p
+            out.append(p)
+        else:
+            procs[name] = unet.attn_processors[name]
+    unet.set_attn_processor(procs)
+    return out
+
+
+def grounding_loss(probs: list[torch.Tensor], masks: torch.Tensor, keep: torch.Tensor,
+                   pixel_weight: float = 0.1) -> torch.Tensor:
+    """Token term + ``pixel_weight`` x pixel term, averaged over layers.
+
+    Parameters
+    ----------
+    probs : list of Tensor (B, L, T)
+        Head-averaged cross-attention probabilities per layer, L = h * w square.
+    masks : Tensor (B, T, 16, 16)
+        Soft regions from `region_masks`.
+    keep : Tensor (B, T) of bool
+        Supervised token positions.
+    """
+    n = keep.float().sum().clamp(min=1.0)
+    total = probs[0].new_zeros(())
+    for p in probs:
+        side = int(round(p.shape[1] ** 0.5))
+        m = masks if side == masks.shape[-1] else F.adaptive_avg_pool2d(masks, side)
+        m = m.flatten(2)  # (B, T, L)
+        a = p.transpose(1, 2)  # (B, T, L)
+        inside = (a * m).sum(-1) / a.sum(-1).clamp(min=1e-8)
+        token = ((1 - inside) ** 2 * keep).sum() / n
+        bce = F.binary_cross_entropy(a.clamp(1e-6, 1 - 1e-6), m, reduction="none").mean(-1)
+        pixel = (bce * keep).sum() / n
+        total = total + token + pixel_weight * pixel
+    return total / len(probs)
