@@ -118,7 +118,7 @@ def stage_data(cache: str, n: int | None = None) -> dict:
 def _to_tensor(images: np.ndarray):
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
 def _psnr_db(y, x) -> float:
@@ -139,6 +139,32 @@ def _validate_vae(vae):
         return z, _psnr_db(vae.decode(z).sample, val)
 
 
+def _fit(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: int, minutes: float, seed: int,
+         *, lr: float, warmup: int, floor: float = 0.1):
+    """The VAE and decoder stages' loop: resume from ``ck``, step ``opt`` on ``batch_loss(rng)`` ->
+    (loss, log text) under the budget with a cosine learning rate, log every 50 steps and checkpoint
+    every few minutes. Returns the final step and the Budget."""
+    step, elapsed = 0, 0.0
+    if ck is not None:
+        model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step, elapsed = ck["step"], ck["elapsed"]
+    rng = np.random.default_rng([seed, step])
+    budget = Budget(steps, minutes, elapsed)
+    log(cache, stage, f"start at step {step}, {sum(p.numel() for p in model.parameters())} parameters")
+    while not budget.done(step):
+        for g in opt.param_groups:
+            g["lr"] = budget.cosine(lr, step, warmup=warmup, floor=floor)
+        loss, text = batch_loss(rng)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log(cache, stage, f"step {step} loss {loss.item():.4f} {text} {budget.elapsed / 60:.1f} min")
+        if budget.checkpoint_due():
+            save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
+    return step, budget
+
+
 # ------------------------------------------------------------------------------------------ vae
 def stage_vae(cache: str, steps: int, minutes: float, batch: int, seed: int = 0) -> None:
     """Train the AutoencoderKL on training renders: L1 + MSE reconstruction of the decoded posterior
@@ -152,37 +178,21 @@ def stage_vae(cache: str, steps: int, minutes: float, batch: int, seed: int = 0)
     ck = load_ckpt(path)
     if ck is not None and ck.get("done"):
         return
-    data = stage_data(cache)
-    images = data["images"]
+    images = stage_data(cache)["images"]
     torch.manual_seed(seed)
     vae = sd.build_vae()
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
-    step, elapsed = 0, 0.0
-    if ck is not None:
-        vae.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step, elapsed = ck["step"], ck["elapsed"]
-    rng = np.random.default_rng([seed, step])
-    budget = Budget(steps, minutes, elapsed)
-    log(cache, "vae", f"start at step {step}, {sum(p.numel() for p in vae.parameters())} parameters")
-    vae.train()
-    while not budget.done(step):
-        lr = budget.cosine(1e-3, step, warmup=100, floor=0.1)
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def batch_loss(rng):
         x = _to_tensor(images[np.sort(rng.choice(len(images), batch, replace=False))])
         post = vae.encode(x).latent_dist
         y = vae.decode(post.mean).sample  # the posterior mean: the UNet is trained on means too
-        rec = (y - x).abs().mean() + (y - x).pow(2).mean()
         kl = post.kl().mean() / (16 * 16 * 4)  # per latent element
-        loss = rec + 1e-5 * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 50 == 0:
-            log(cache, "vae", f"step {step} loss {loss.item():.4f} psnr {_psnr_db(y, x):.2f} dB "
-                f"kl {kl.item():.3f} {budget.elapsed / 60:.1f} min")
-        if budget.checkpoint_due():
-            save_ckpt({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
+        loss = (y - x).abs().mean() + (y - x).pow(2).mean() + 1e-5 * kl
+        return loss, f"psnr {_psnr_db(y, x):.2f} dB kl {kl.item():.3f}"
+
+    vae.train()
+    step, budget = _fit(cache, "vae", path, ck, vae, opt, batch_loss, steps, minutes, seed, lr=1e-3, warmup=100)
     vae.eval()
     z, psnr = _validate_vae(vae)  # latent statistics and validation PSNR
     scale = float(1.0 / z.std())
@@ -222,30 +232,16 @@ def stage_decoder(cache: str, steps: int, minutes: float, batch: int, seed: int 
     for q in params:
         q.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.0)
-    step, elapsed = 0, 0.0
-    if ck is not None:
-        vae.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step, elapsed = ck["step"], ck["elapsed"]
-    rng = np.random.default_rng([seed, step])
-    budget = Budget(steps, minutes, elapsed)
-    log(cache, "decoder", f"start at step {step}")
-    vae.decoder.train()
-    while not budget.done(step):
-        for g in opt.param_groups:
-            g["lr"] = budget.cosine(5e-4, step, warmup=50, floor=0.1)
+
+    def batch_loss(rng):
         x = _to_tensor(images[np.sort(rng.choice(len(images), batch, replace=False))])
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mean
         y = vae.decode(z).sample
-        loss = (y - x).abs().mean() + (y - x).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 50 == 0:
-            log(cache, "decoder", f"step {step} loss {loss.item():.4f} psnr {_psnr_db(y, x):.2f} dB "
-                f"{budget.elapsed / 60:.1f} min")
-        if budget.checkpoint_due():
-            save_ckpt({"model": vae.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
+        return (y - x).abs().mean() + (y - x).pow(2).mean(), f"psnr {_psnr_db(y, x):.2f} dB"
+
+    vae.decoder.train()
+    step, budget = _fit(cache, "decoder", path, ck, vae, opt, batch_loss, steps, minutes, seed, lr=5e-4, warmup=50)
     vae.eval()
     _, psnr = _validate_vae(vae)
     save_ckpt({"model": vae.state_dict(), "step": step, "elapsed": budget.elapsed, "done": True, "val_psnr": psnr}, path)
