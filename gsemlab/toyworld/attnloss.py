@@ -143,7 +143,7 @@ def grounding_loss(probs: list[torch.Tensor], masks: torch.Tensor, keep: torch.T
     n = keep.float().sum().clamp(min=1.0)
     total = probs[0].new_zeros(())
     for p in probs:
-        side = int(round(p.shape[1] ** 0.5))
+        side = round(p.shape[1] ** 0.5)
         m = masks if side == masks.shape[-1] else F.adaptive_avg_pool2d(masks, side)
         m = m.flatten(2)  # (B, T, L)
         a = p.transpose(1, 2)  # (B, T, L)

@@ -252,7 +252,7 @@ def _noisy_shape_masks(rng: np.random.Generator, n: int):
 # ----------------------------------------------------------------------------------- training
 def _stage(cache: str, name: str, model: nn.Module, lr: float, steps: int, minutes: float, batch_fn, loss_fn,
            evaluate, seed: int = 0) -> None:
-    from .train import Budget, load_ckpt, log, save_ckpt
+    from .train import _fit, load_ckpt, log, save_ckpt
 
     path = os.path.join(cache, f"{name}.pt")
     ck = load_ckpt(path)
@@ -260,25 +260,9 @@ def _stage(cache: str, name: str, model: nn.Module, lr: float, steps: int, minut
         return
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    step, elapsed = 0, 0.0
-    if ck is not None:
-        model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step, elapsed = ck["step"], ck["elapsed"]
-    budget = Budget(steps, minutes, elapsed, every_s=120.0)
-    log(cache, name, f"start at step {step}, {sum(p.numel() for p in model.parameters())} parameters")
-    rng = np.random.default_rng([seed, step])
     model.train()
-    while not budget.done(step):
-        for g in opt.param_groups:
-            g["lr"] = budget.cosine(lr, step, warmup=50)
-        loss = loss_fn(model, batch_fn(rng))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 50 == 0:
-            log(cache, name, f"step {step} loss {loss.item():.4f} {budget.elapsed / 60:.1f} min")
-        if budget.checkpoint_due():
-            save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
+    step, budget = _fit(cache, name, path, ck, model, opt, lambda rng: (loss_fn(model, batch_fn(rng)), ""),
+                        steps, minutes, seed, lr=lr, warmup=50, floor=0.05, every_s=120.0)
     model.eval()
     metrics = evaluate(model)
     save_ckpt({"model": model.state_dict(), "config": model.config, "step": step, "elapsed": budget.elapsed,

@@ -140,15 +140,15 @@ def _validate_vae(vae):
 
 
 def _fit(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: int, minutes: float, seed: int,
-         *, lr: float, warmup: int, floor: float = 0.1):
-    """The VAE and decoder stages' loop: resume from ``ck``, step ``opt`` on ``batch_loss(rng)`` ->
+         *, lr: float, warmup: int, floor: float = 0.1, every_s: float = 180.0):
+    """The training loop of every stage but the UNet's: resume from ``ck``, step ``opt`` on ``batch_loss(rng)`` ->
     (loss, log text) under the budget with a cosine learning rate, log every 50 steps and checkpoint
     every few minutes. Returns the final step and the Budget."""
     step, elapsed = 0, 0.0
     if ck is not None:
         model.load_state_dict(ck["model"]); opt.load_state_dict(ck["opt"]); step, elapsed = ck["step"], ck["elapsed"]
     rng = np.random.default_rng([seed, step])
-    budget = Budget(steps, minutes, elapsed)
+    budget = Budget(steps, minutes, elapsed, every_s=every_s)
     log(cache, stage, f"start at step {step}, {sum(p.numel() for p in model.parameters())} parameters")
     while not budget.done(step):
         for g in opt.param_groups:
@@ -159,7 +159,8 @@ def _fit(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: i
         opt.step()
         step += 1
         if step % 50 == 0:
-            log(cache, stage, f"step {step} loss {loss.item():.4f} {text} {budget.elapsed / 60:.1f} min")
+            log(cache, stage, " ".join(x for x in (f"step {step} loss {loss.item():.4f}", text,
+                                                     f"{budget.elapsed / 60:.1f} min") if x))
         if budget.checkpoint_due():
             save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed}, path)
     return step, budget
