@@ -8,6 +8,9 @@ the generated image (by colour and shape), and for every noun (shape word) whose
 * mass: the map, normalised to [0, 1] like ``binarize`` does, puts more mass on the word's object than
   on any other located object (captions with two or more located objects);
 * IoU of the binary map (Eq. 8, xi = 0.5) with the object's region;
+* density (reported beside mass, not a target): the normalised map's mean over the word's object is
+  higher than its mean over every other located object, i.e. mass per pixel, which does not favour
+  the larger object the way the total mass does;
 
 each beside the centred prior, a Gaussian centred on the image (sigma a quarter of the side), which
 knows nothing about the prompt. Colour words (adjectives of the same objects) are reported the same way.
@@ -51,12 +54,13 @@ def scores(attn: np.ndarray, region: np.ndarray, others: list[np.ndarray]) -> di
     peak = np.unravel_index(int(np.argmax(attn)), attn.shape)
     b = binarize(attn, 0.5)
     iou = float((b & region).sum() / max((b | region).sum(), 1))
-    mass = None
+    mass = density = None
     if others:
         m = normalised(attn)
         own = float(m[region].sum())
         mass = bool(all(own > float(m[o].sum()) for o in others))
-    return {"pointing": bool(region[peak]), "mass": mass, "iou": iou}
+        density = bool(all(float(m[region].mean()) > float(m[o].mean()) for o in others))
+    return {"pointing": bool(region[peak]), "mass": mass, "iou": iou, "density": density}
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -65,7 +69,7 @@ def summarise(rows: list[dict]) -> dict:
         return (float(np.mean(vals)) if vals else None), len(vals)
 
     out = {}
-    for key in ("pointing", "mass", "iou"):
+    for key in ("pointing", "mass", "iou", "density"):
         value, n = mean(key)
         out[key] = value
         out[f"n_{key}"] = n
@@ -137,7 +141,7 @@ def main(argv=None) -> dict:
     for kind in ("noun", "colour"):
         r = result[kind]
         print(f"{kind}s: {r['located']} of {r['asked']} objects located in the generated images")
-        for key in ("pointing", "mass", "iou"):
+        for key in ("pointing", "mass", "iou", "density"):
             at, bl = r["attention"][key], r["centred_prior"][key]
             print(f"  {key:8s} attention {at:.3f}  centred prior {bl:.3f}  (n = {r['attention']['n_' + key]})")
     print(f"targets met (nouns): {result['targets_met']}; {seconds:.0f} s; wrote {RESULTS}")
