@@ -128,7 +128,7 @@ def install(unet) -> list[GroundingProcessor]:
 
 
 def grounding_loss(probs: list[torch.Tensor], masks: torch.Tensor, keep: torch.Tensor,
-                   pixel_weight: float = 0.1) -> torch.Tensor:
+                   pixel_weight: float = 0.5) -> torch.Tensor:
     """Token term + ``pixel_weight`` x pixel term, averaged over layers.
 
     Parameters

@@ -295,10 +295,11 @@ def stage_regions(cache: str) -> str:
 
 # ----------------------------------------------------------------------------------------- unet
 def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0, p_uncond: float = 0.1,
-               attn_weight: float = 0.02) -> None:
+               attn_weight: float = 0.02, pixel_weight: float = 0.5) -> None:
     """Train the UNet and the text encoder jointly with the DDPM loss (Eq. 4, epsilon prediction,
     min-SNR-5 weighting), caption dropout ``p_uncond`` for classifier-free guidance, EMA weights,
-    plus ``attn_weight`` x the grounding loss of `attnloss` on the cross-attention maps (0 turns it off)."""
+    plus ``attn_weight`` x the grounding loss of `attnloss` on the cross-attention maps (0 turns it off;
+    ``pixel_weight`` weighs its pixel term against its token term)."""
     import copy
 
     import torch
@@ -336,7 +337,8 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
     budget.stop_file = os.path.join(cache, "unet.stop")  # touch it to end the stage early, cleanly
     gen = torch.Generator().manual_seed(seed * 1000003 + step)
     log(cache, "unet", f"start at step {step}: unet {sum(p.numel() for p in unet.parameters())} "
-        f"text {sum(p.numel() for p in text.parameters())} parameters, grounding weight {attn_weight}")
+        f"text {sum(p.numel() for p in text.parameters())} parameters, grounding weight {attn_weight} "
+        f"(pixel term {pixel_weight})")
     unet.train(); text.train()
     avg = avg_g = None
     sink: list = []
@@ -362,7 +364,8 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()  # the denoising loss
         if procs:
             keep = (codes[idx] > 0) & ~drop[:, None]
-            g = attnloss.grounding_loss(sink, attnloss.region_masks(codes[idx], objects[idx]), keep)
+            g = attnloss.grounding_loss(sink, attnloss.region_masks(codes[idx], objects[idx]), keep,
+                                        pixel_weight=pixel_weight)
             avg_g = g.item() if avg_g is None else 0.98 * avg_g + 0.02 * g.item()
             loss = loss + attn_weight * g
         opt.zero_grad(set_to_none=True)
@@ -429,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--attn-weight", type=float, default=0.02,
                    help="weight of the UNet stage's grounding loss on cross-attention (0: off)")
+    p.add_argument("--pixel-weight", type=float, default=0.5,
+                   help="weight of the grounding loss's pixel term against its token term")
     a = p.parse_args(argv)
     import torch
 
@@ -460,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             from . import nets
 
             fn = getattr(nets, f"train_{st}")
-        extra = {"attn_weight": a.attn_weight} if st == "unet" else {}
+        extra = {"attn_weight": a.attn_weight, "pixel_weight": a.pixel_weight} if st == "unet" else {}
         fn(cache, steps=steps, minutes=minutes, batch=batch, **extra)
     return 0
 
