@@ -48,7 +48,10 @@ def test_unet_stage_resumes_only_for_a_larger_budget(tiny_cache):
     train.stage_unet(tiny_cache, steps=5, minutes=5, batch=4)
     assert train.load_ckpt(f"{tiny_cache}/unet.pt")["step"] == 5
     log = open(f"{tiny_cache}/unet.log").read()
-    assert "start at step 3" in log and "grounding weight 0.02" in log
+    assert "start at step 3" in log and "grounding weight 0.02 (pixel term 0.5)" in log
+    # the resume with the same settings is the same run in the exported history
+    assert train.unet_history(tiny_cache) == [
+        {"from_step": 0, "from_minute": 0.0, "settings": "grounding weight 0.02 (pixel term 0.5)"}]
 
 
 def test_recipe_assembles_a_pipeline(tiny_cache):

@@ -410,6 +410,29 @@ def build_pipeline(cache: str, ema: bool = True):
                                    feature_extractor=None, requires_safety_checker=False)
 
 
+def unet_history(cache: str) -> list[dict]:
+    """The UNet stage's runs, read from ``unet.log``: for each (re)start, its first step, the minutes
+    trained before it (from the last logged step) and the settings its start line printed."""
+    import re
+
+    runs, minutes = [], 0.0
+    path = os.path.join(cache, "unet.log")
+    for line in open(path) if os.path.exists(path) else ():
+        m = re.search(r"start at step (\d+): .*?parameters,? ?(.*)$", line.strip())
+        if m:
+            runs.append({"from_step": int(m.group(1)), "from_minute": round(minutes, 1),
+                         "settings": m.group(2) or "no grounding loss"})
+            continue
+        m = re.search(r"(?:step \d+ loss .* |done: \d+ steps, )([\d.]+) min", line)
+        if m:
+            minutes = float(m.group(1))
+    merged = []
+    for r in runs:  # a resume with the same settings continues the same run
+        if not (merged and merged[-1]["settings"] == r["settings"]):
+            merged.append(r)
+    return merged
+
+
 def export_pipeline(cache: str, out: str) -> str:
     """Save the pipeline (safetensors) to ``<out>/toy-sd``."""
     pipe = build_pipeline(cache)
@@ -454,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                 if ck is not None:
                     info[name] = {"steps": ck["step"], "minutes": round(ck["elapsed"] / 60, 2),
                                   **({"val_psnr_db": round(ck["val_psnr"], 2)} if "val_psnr" in ck else {})}
+            info["unet"]["runs"] = unet_history(cache)
             with open(os.path.join(a.out, "toy_training.json"), "w") as f:
                 json.dump(info, f, indent=2)
             continue
