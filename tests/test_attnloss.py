@@ -70,3 +70,17 @@ def test_grounding_processor_leaves_the_unet_output_unchanged():
     assert {p.shape[1] for p in sink} == {256, 64, 16}
     for p in sink:
         torch.testing.assert_close(p.sum(-1), torch.ones(p.shape[:2]))
+
+
+def test_bad_inputs_raise_clear_errors():
+    import pytest
+
+    with pytest.raises(ValueError, match="cells"):
+        attnloss.object_fractions(_scene(), cells=5)
+    with pytest.raises(ValueError, match="codes must be"):
+        attnloss.region_masks(torch.zeros(2, 4, dtype=torch.uint8), torch.zeros(3, 3, 16, 16, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="at least one layer"):
+        attnloss.grounding_loss([], torch.zeros(1, 2, 16, 16), torch.ones(1, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="pixel_weight"):
+        attnloss.grounding_loss([torch.full((1, 256, 2), 0.5)], torch.zeros(1, 2, 16, 16),
+                                torch.ones(1, 2, dtype=torch.bool), pixel_weight=-1)

@@ -64,9 +64,25 @@ def token_regions(scene, tokens: list[str], max_length: int) -> np.ndarray:
 
 
 def object_fractions(scene, cells: int = 16) -> np.ndarray:
-    """Area fraction of each latent cell covered by each object: uint8 (3, cells, cells), 255 = all."""
+    """Area fraction of each latent cell covered by each object of a scene.
+
+    Parameters
+    ----------
+    scene : world.Scene
+        One to three objects, in caption order.
+    cells : int
+        Latent cells per side; must divide the 64-pixel image side (16 for the toy VAE's factor 4).
+
+    Returns
+    -------
+    ndarray of uint8, shape (3, cells, cells)
+        Fraction of each cell's pixels inside object i, times 255 (255 = the whole cell); rows of
+        absent objects are 0.
+    """
     from .world import SIZE, object_mask
 
+    if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 1 or SIZE % cells:
+        raise ValueError(f"cells must be a positive divisor of {SIZE}, got {cells!r}")
     out = np.zeros((3, cells, cells), np.uint8)
     f = SIZE // cells
     for i, o in enumerate(scene.objects):
@@ -76,7 +92,24 @@ def object_fractions(scene, cells: int = 16) -> np.ndarray:
 
 
 def region_masks(codes: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
-    """Soft masks (B, T, 16, 16) in [0, 1] from region codes (B, T) and object fractions (B, 3, 16, 16)."""
+    """Soft region of every token position.
+
+    Parameters
+    ----------
+    codes : Tensor of uint8, shape (B, T)
+        Region codes from `token_regions`.
+    objects : Tensor of uint8, shape (B, 3, H, W)
+        Object area fractions from `object_fractions` (255 = the whole cell).
+
+    Returns
+    -------
+    Tensor of float, shape (B, T, H, W), values in [0, 1]
+        The union (clamped sum) of the coded objects' fractions; for the background code, one minus
+        the union of all objects; zeros for unsupervised positions.
+    """
+    if codes.ndim != 2 or objects.ndim != 4 or objects.shape[:2] != (codes.shape[0], 3):
+        raise ValueError(f"codes must be (B, T) and objects (B, 3, H, W) with the same B, got "
+                         f"{tuple(codes.shape)} and {tuple(objects.shape)}")
     obj = objects.float() / 255.0
     bits = torch.stack([(codes >> i) & 1 for i in range(3)], dim=-1).float()  # (B, T, 3)
     m = torch.einsum("bto,bohw->bthw", bits, obj).clamp(max=1.0)
@@ -113,7 +146,18 @@ class GroundingProcessor:
 
 
 def install(unet) -> list[GroundingProcessor]:
-    """Give every cross-attention layer (``attn2``) of ``unet`` a GroundingProcessor; returns them."""
+    """Give every cross-attention layer (``attn2``) of a diffusers UNet a GroundingProcessor.
+
+    Parameters
+    ----------
+    unet : diffusers.UNet2DConditionModel
+        Changed in place; its self-attention processors are kept.
+
+    Returns
+    -------
+    list of GroundingProcessor
+        One per cross-attention layer, in the UNet's order; set ``.sink`` to a list to collect.
+    """
     procs = {}
     out = []
     for name in unet.attn_processors:
@@ -139,7 +183,21 @@ def grounding_loss(probs: list[torch.Tensor], masks: torch.Tensor, keep: torch.T
         Soft regions from `region_masks`.
     keep : Tensor (B, T) of bool
         Supervised token positions.
+    pixel_weight : float
+        Weight of the pixel term (>= 0).
+
+    Returns
+    -------
+    Tensor, scalar
+        The loss (dimensionless; 0 when every supervised token's attention lies inside its region
+        and equals its mask).
     """
+    if not probs:
+        raise ValueError("probs must hold at least one layer's probabilities, got an empty list")
+    if masks.shape[:2] != keep.shape:
+        raise ValueError(f"masks (B, T, H, W) and keep (B, T) disagree: {tuple(masks.shape)} and {tuple(keep.shape)}")
+    if not pixel_weight >= 0:
+        raise ValueError(f"pixel_weight must be >= 0, got {pixel_weight!r}")
     n = keep.float().sum().clamp(min=1.0)
     total = probs[0].new_zeros(())
     for p in probs:
