@@ -100,6 +100,19 @@ def _project(attn, hidden_states, encoder_hidden_states, temb, *, value: bool):
     return query, key, v, residual, shape4
 
 
+def _output(attn, hidden_states, residual, shape4):
+    """The rest of diffusers' ``AttnProcessor2_0`` after attention: merge the heads of
+    (batch, heads, len, head_dim), project out, restore a 4-D input's shape, add the residual, rescale."""
+    batch, heads, _, head_dim = hidden_states.shape
+    hidden_states = hidden_states.transpose(1, 2).reshape(batch, -1, heads * head_dim)
+    hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
+    if shape4 is not None:
+        hidden_states = hidden_states.transpose(-1, -2).reshape(*shape4)
+    if attn.residual_connection:
+        hidden_states = hidden_states + residual
+    return hidden_states / attn.rescale_output_factor
+
+
 def _probabilities(query, key, attention_mask, scale: float) -> torch.Tensor:
     """Eq. 6: softmax(Q K^T * scale) in float32; (batch, heads, queries, tokens)."""
     scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * scale  # (B, heads, L, T)
@@ -142,22 +155,14 @@ class _RecordingProcessor:
         # The body of diffusers' AttnProcessor2_0, with one extra line that records the probabilities.
         query, key, value, residual, shape4 = _project(attn, hidden_states, encoder_hidden_states, temb,
                                                        value=True)
-        batch_size, heads, _, head_dim = query.shape  # (batch, heads, queries, head_dim)
+        head_dim = query.shape[-1]  # query: (batch, heads, queries, head_dim)
         with torch.no_grad():  # SDPA's scale is 1/sqrt(head_dim): record what the layer computes
             self.store._record(self.name, _probabilities(query[cond], key[cond],
                                                          None if mask is None else mask[cond],
                                                          1.0 / math.sqrt(head_dim)))
         hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0,
                                                        is_causal=False)
-        hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, heads * head_dim)
-        hidden_states = hidden_states.to(query.dtype)
-        hidden_states = attn.to_out[0](hidden_states)
-        hidden_states = attn.to_out[1](hidden_states)
-        if shape4 is not None:
-            hidden_states = hidden_states.transpose(-1, -2).reshape(*shape4)
-        if attn.residual_connection:
-            hidden_states = hidden_states + residual
-        return hidden_states / attn.rescale_output_factor
+        return _output(attn, hidden_states.to(query.dtype), residual, shape4)
 
     def _original(self, attn, hidden_states, encoder_hidden_states, attention_mask, temb, args, kwargs):
         if temb is not None:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..attention import _probabilities, _project
+from ..attention import _output, _probabilities, _project
 from .world import ADVERBS, VERBS
 
 BACKGROUND_BIT = 8  # bits 1, 2, 4: objects 0, 1, 2; bit 8: background
@@ -131,18 +131,10 @@ class GroundingProcessor:
             raise RuntimeError("GroundingProcessor is meant for cross-attention layers only")
         query, key, value, residual, shape4 = _project(attn, hidden_states, encoder_hidden_states, temb,
                                                        value=True)
-        batch, heads, _, head_dim = query.shape
-        probs = _probabilities(query, key, None, 1.0 / math.sqrt(head_dim))  # (B, heads, L, T)
+        probs = _probabilities(query, key, None, 1.0 / math.sqrt(query.shape[-1]))  # (B, heads, L, T)
         if self.sink is not None:
             self.sink.append(probs.mean(1))
-        h = torch.matmul(probs.to(value.dtype), value)
-        h = h.transpose(1, 2).reshape(batch, -1, heads * head_dim)
-        h = attn.to_out[1](attn.to_out[0](h))
-        if shape4 is not None:
-            h = h.transpose(-1, -2).reshape(*shape4)
-        if attn.residual_connection:
-            h = h + residual
-        return h / attn.rescale_output_factor
+        return _output(attn, torch.matmul(probs.to(value.dtype), value), residual, shape4)
 
 
 def install(unet) -> list[GroundingProcessor]:
