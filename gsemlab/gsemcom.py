@@ -29,8 +29,13 @@ Readings of the paper where it is silent (chapter 7 discusses them)
   for repainting when any pixel of its ``f x f`` block (``f`` = the VAE's scale factor) is missing
   (``latent_mask="cover"``, default), so that no known latent is a block of fill values; with
   ``latent_mask="nearest"`` the pixel mask goes to diffusers unchanged and diffusers samples it
-  with nearest-neighbour interpolation (one pixel per block decides). The missing pixels of the
-  image given to the VAE are filled with the nearest received pixel (``fill="nearest"``).
+  with nearest-neighbour interpolation (one pixel per block decides).
+* **What the missing pixels start from.** Each hole of the received image is filled with one
+  colour, the median of the received pixels around it; the hole around the objects is background
+  and takes the colour of the received border pixels, or the backend's prior background when none
+  arrived (``fill="ring"``). The decoder then runs its 5 steps from 5/6 of the way down the noise
+  schedule (``strength=0.9``) instead of from pure noise, so the fill decides the colour of what is
+  regenerated and the prompt its content.
 * **Seeds.** The MASP generates with ``seed``; the user's sampler noise (inpainting and the local
   AIGC baseline) uses :func:`user_seed` of it, a different stream, as a real user would.
 * **Damaged packets.** The user sent the prompt to the MASP, so it still knows the prompt when the
@@ -169,18 +174,46 @@ def _cover(repaint: np.ndarray, f: int) -> np.ndarray:
     return np.repeat(np.repeat(blocks, f, axis=0), f, axis=1)[:h, :w]
 
 
-def _filled(packet: Packet, fill) -> np.ndarray:
-    """The received image with its missing pixels set to ``fill`` (an int, or "nearest" received pixel)."""
-    if fill != "nearest":
+def _border(a: np.ndarray) -> np.ndarray:
+    """The outermost rows and columns of an (H, W, ...) array, each pixel once."""
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def _filled(packet: Packet, fill, background=None) -> np.ndarray:
+    """The received image with its missing pixels filled (see ``GSemCom``'s ``fill``).
+
+    ``fill`` is an int (one grey level), ``"nearest"`` (the nearest received pixel) or ``"ring"``:
+    each 4-connected hole takes one colour, the per-channel median of the received pixels that share
+    an edge with it; a hole that touches the image's border is background, and takes the median of
+    the received pixels on the border, or ``background`` (RGB) when none was received (the ring
+    median when ``background`` is None too). Nothing received: ``background`` for ``"ring"`` when
+    given, else grey 128.
+    """
+    if fill not in ("nearest", "ring"):
         return packet.image(fill=fill)
     known = packet.mask
     if not known.any():
-        return packet.image(fill=128)
+        return packet.image(fill=background if fill == "ring" and background is not None else 128)
     from scipy import ndimage
 
     img = packet.image(fill=0)
-    _, (iy, ix) = ndimage.distance_transform_edt(~known, return_indices=True)
-    return img[iy, ix]
+    if fill == "nearest":
+        _, (iy, ix) = ndimage.distance_transform_edt(~known, return_indices=True)
+        return img[iy, ix]
+    holes, n = ndimage.label(~known)  # 4-connected holes
+    edge_known = _border(known)
+    out = img.copy()
+    for k in range(1, n + 1):
+        hole = holes == k
+        if _border(hole).any() and edge_known.any():
+            colour = np.median(_border(img)[edge_known], axis=0)
+        elif _border(hole).any() and background is not None:
+            colour = np.asarray(background, dtype=float)
+        else:
+            ring = ndimage.binary_dilation(hole) & known  # received pixels sharing an edge with the hole
+            colour = np.median(img[ring], axis=0)
+        out[hole] = np.round(colour).astype(np.uint8)
+    return out
 
 
 class _Profiler:
@@ -371,6 +404,15 @@ class Encoded:
         """Pixels of the union of all segments: what an unlimited budget sends (the 'size' of Fig. 12a)."""
         return int(sum(int(s.sum()) for s in self.segments))
 
+    @property
+    def map_pixels(self) -> int:
+        """Pixels of the ranked words' binary maps (Eq. 8), summed over the words (overlaps counted twice).
+
+        Without binarisation every word's map holds all ``H * W`` pixels, so
+        ``1 - map_pixels / (len(words) * H * W)`` is the per-word size reduction of Fig. 12(a).
+        """
+        return int(sum(int(b.sum()) for b in self.binary_maps))
+
 
 @dataclass(frozen=True, eq=False)
 class Reception:
@@ -484,13 +526,26 @@ class GSemCom:
         Classifier-free guidance of generation, local AIGC and inpainting (> 1 enables it).
     latent_mask : {"cover", "nearest"}
         How the pixel mask reaches the latent grid (see the module docstring).
-    fill : int or "nearest"
+    fill : {"ring", "nearest"} or int
         What the pixels the user did not receive hold in the image given to the inpainting
-        pipeline: ``"nearest"`` (default) copies the nearest received pixel (Euclidean distance
-        transform), an int (0-255) is one grey level (128 is 0 after diffusers' [-1, 1]
-        normalisation). The VAE encoder has self-attention in its middle block, so the fill reaches
-        every latent, the known ones too; a grey fill is far from any ShapesWorld image and the
-        regenerated region came out as texture (see chapter 7).
+        pipeline. ``"ring"`` (default): each hole (4-connected region of missing pixels) takes one
+        colour, the median of the received pixels around it; the hole that reaches the image's
+        border is background and takes the median of the received border pixels, or ``background``
+        when no border pixel arrived. ``"nearest"`` copies the nearest received pixel (Euclidean
+        distance transform); an int (0-255) is one grey level (128 is 0 after diffusers' [-1, 1]
+        normalisation). The fill matters twice: the VAE encoder has self-attention in its middle
+        block, so it reaches every latent, the known ones too; and with ``strength < 1`` the
+        sampler starts from the noised fill rather than from pure noise. A grey fill is far from
+        any ShapesWorld image and the regenerated region came out as texture; a nearest fill
+        smears an object's colour over the background (see chapter 7).
+    strength : float in (0, 1]
+        Share of the noise schedule the decoder runs (diffusers' img2img ``strength``); default 0.9.
+        The schedule is lengthened to :attr:`inpaint_schedule` steps so that the decoder still
+        runs ``config.decode_steps`` UNet steps; with 5 steps, every strength in [0.84, 1) gives
+        the same 6-step schedule started at its second step.
+    background : tuple of 3 ints, optional
+        RGB guess of the background for ``fill="ring"`` when no border pixel arrived; default the
+        backend's ``background`` (ShapesWorld's most frequent, white, for the toy backend).
     t_max : float, optional
         Upper distance bound of Eq. 18; default the backend's calibrated value
         (:func:`gsemlab.calibration.load_t_max`).
@@ -511,7 +566,9 @@ class GSemCom:
         ranking_xi: float | None = None,
         guidance_scale: float = 5.0,
         latent_mask: str = "cover",
-        fill: int | str = "nearest",
+        fill: int | str = "ring",
+        strength: float = 0.9,
+        background=None,
         t_max: float | None = None,
         jpsq_config: JPSQConfig | None = None,
         profile_memory: bool = False,
@@ -541,8 +598,10 @@ class GSemCom:
         if latent_mask not in ("cover", "nearest"):
             raise ValueError(f"latent_mask must be 'cover' or 'nearest', got {latent_mask!r}")
         grey = isinstance(fill, numbers.Integral) and not isinstance(fill, bool) and 0 <= fill <= 255
-        if not (grey or fill == "nearest"):
-            raise ValueError(f"fill must be 'nearest' or an int in [0, 255], got {fill!r}")
+        if not (grey or fill in ("nearest", "ring")):
+            raise ValueError(f"fill must be 'nearest', 'ring' or an int in [0, 255], got {fill!r}")
+        if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 < strength <= 1:
+            raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
         if t_max is not None:
             t_max = float(t_max)
             if not np.isfinite(t_max) or t_max <= jpsq_config.t_min:
@@ -557,6 +616,15 @@ class GSemCom:
         self.guidance_scale = float(guidance_scale)
         self.latent_mask = latent_mask
         self.fill = int(fill) if grey else fill
+        self.strength = float(strength)
+        if background is None:
+            background = getattr(backend, "background", None)
+        if background is not None:
+            bg = np.asarray(background)
+            if bg.shape != (3,) or not np.issubdtype(bg.dtype, np.number) or not ((bg >= 0) & (bg <= 255)).all():
+                raise ValueError(f"background must be 3 numbers in [0, 255] (RGB) or None, got {background!r}")
+            background = tuple(int(round(float(v))) for v in bg)
+        self.background = background
         self.jpsq_config = jpsq_config
         self.profile_memory = profile_memory
         self._t_max = t_max
@@ -579,6 +647,7 @@ class GSemCom:
             "config": self.config, "binarize": self.binarize, "cluster": self.cluster,
             "ranking_xi": self._ranking_xi_arg,
             "guidance_scale": self.guidance_scale, "latent_mask": self.latent_mask, "fill": self.fill,
+            "strength": self.strength, "background": self.background,
             "t_max": self._t_max, "jpsq_config": self.jpsq_config, "profile_memory": self.profile_memory,
         }
         unknown = set(changes) - set(current)
@@ -590,6 +659,16 @@ class GSemCom:
         return GSemCom(self.backend, **current)
 
     # ------------------------------------------------------------------ properties of the backend
+    @property
+    def inpaint_schedule(self) -> int:
+        """``num_inference_steps`` given to the inpainting pipeline: ``ceil(decode_steps / strength)``.
+
+        Diffusers skips the first ``1 - strength`` of the schedule, so the user's decoder runs
+        ``int(inpaint_schedule * strength) == decode_steps`` UNet steps whatever the strength.
+        """
+        n = self.config.decode_steps
+        return n if self.strength == 1.0 else int(np.ceil(n / self.strength - 1e-9))
+
     @property
     def image_shape(self) -> tuple[int, int]:
         """(H, W) of the backend's images."""
@@ -773,9 +852,9 @@ class GSemCom:
         with prof.stage("decoding"):
             out = self.backend.inpaint(
                 prompt=prompt,
-                image=PIL.Image.fromarray(_filled(packet, self.fill)),
+                image=PIL.Image.fromarray(_filled(packet, self.fill, self.background)),
                 mask_image=PIL.Image.fromarray(repaint.astype(np.uint8) * 255),  # 2-D uint8: mode "L"
-                height=h, width=w, strength=1.0, num_inference_steps=self.config.decode_steps,
+                height=h, width=w, strength=self.strength, num_inference_steps=self.inpaint_schedule,
                 guidance_scale=self.guidance_scale, generator=self._generator(seed), output_type="np",
             )
             image = _to_uint8(out.images)

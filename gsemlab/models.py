@@ -103,6 +103,10 @@ class Backend:
     distance_fn, quality_fn : callable or None
         The metric functions behind :meth:`distance` and :meth:`quality`, called with uint8 (H, W, 3)
         arrays (None when loaded with ``metrics=False``; ``dataclasses.replace`` swaps in others).
+    background : tuple of 3 ints or None
+        The user's prior guess of the background colour (RGB, 0-255) when a packet carries no
+        background pixel: for the toy backend ShapesWorld's most frequent background (white, drawn in
+        60% of scenes); None for the hub backend (no single background; see ``GSemCom``'s ``fill``).
     """
 
     name: str
@@ -111,6 +115,7 @@ class Backend:
     device: torch.device
     distance_fn: Callable | None = field(default=None, repr=False)
     quality_fn: Callable | None = field(default=None, repr=False)
+    background: tuple | None = None
 
     @property
     def image_size(self) -> int:
@@ -258,7 +263,10 @@ def _load_toy(path: Path, device: torch.device, *, metrics: bool) -> Backend:
         except FileNotFoundError as err:
             raise FileNotFoundError(f"{err}. Retrain the bundled family with `{_RETRAIN}`.") from err
         distance_fn, quality_fn = sim.distance, nima.quality  # tiny CNNs: they stay on the CPU
-    return Backend("toy", pipe, _inpaint_from(pipe), device, distance_fn, quality_fn)
+    from .toyworld.world import BACKGROUND_PROBS, BACKGROUNDS
+
+    prior = BACKGROUNDS[max(BACKGROUND_PROBS, key=BACKGROUND_PROBS.get)]
+    return Backend("toy", pipe, _inpaint_from(pipe), device, distance_fn, quality_fn, prior)
 
 
 @contextlib.contextmanager

@@ -284,8 +284,14 @@ def test_bad_input(gs, backend, generation):
     with pytest.raises(ValueError, match="latent_mask"):
         GSemCom(backend, latent_mask="bilinear")
     for bad in ("median", 300, -1, True):
-        with pytest.raises(ValueError, match="fill must be 'nearest' or an int"):
+        with pytest.raises(ValueError, match="fill must be 'nearest', 'ring' or an int"):
             GSemCom(backend, fill=bad)
+    for bad in (0, 1.2, -0.5, True, "0.9"):
+        with pytest.raises(ValueError, match=r"strength must be a number in \(0, 1\]"):
+            GSemCom(backend, strength=bad)
+    for bad in ((1, 2), (0, 0, 300), ("a", "b", "c")):
+        with pytest.raises(ValueError, match="background must be 3 numbers"):
+            GSemCom(backend, background=bad)
     with pytest.raises(TypeError, match="config"):
         GSemCom(backend, config={"xi": 0.5})
     with pytest.raises(ValueError, match="xi"):
@@ -327,6 +333,50 @@ def test_profile_memory_records_every_stage(gs, generation):
     assert all(tr.peak_mb[k] >= 0 for k in ("extraction", "packing", "decoding"))
     assert tr.peak_mb["decoding"] > 0  # the decoder allocates latents and activations
     assert gs.transmit(PROMPT, 200, seed=0, generation=generation).peak_mb == {}  # off by default
+
+
+def test_ring_fill_by_hand():
+    """``fill="ring"`` on a 6x6 image worked by hand: a received 4x4 frame (rows/cols 1-4) around
+    a 2x2 hole, with received border pixels on the left column only."""
+    from gsemlab.gsemcom import _filled
+
+    img = np.zeros((6, 6, 3), np.uint8)
+    mask = np.zeros((6, 6), bool)
+    mask[1:5, 1:5] = True
+    mask[2:4, 2:4] = False  # the inner hole
+    img[1:5, 1:5] = (200, 10, 10)  # the frame: an object's colour ...
+    img[1, 2] = img[2, 1] = (0, 0, 255)  # ... with two blue pixels on the hole's ring (of 8)
+    mask[:, 0] = True
+    img[:, 0] = [(9, 9, 9)] * 3 + [(1, 2, 3)] * 3  # border pixels: median (5, 5.5, 6) -> (5, 6, 6)
+    packet = Packet(mask=mask, pixels=img[mask], prompt=PROMPT)
+    out = _filled(packet, "ring", background=(245, 245, 245))
+    assert np.array_equal(out[mask], img[mask])
+    # ring of the inner hole: the 8 frame pixels sharing an edge with it: 6 red and 2 blue
+    assert (out[2:4, 2:4] == (200, 10, 10)).all()
+    outer = ~mask & ~np.pad(np.ones((2, 2), bool), 2)  # the hole that reaches the border
+    assert (out[outer] == (5, 6, 6)).all()  # numpy rounds 5.5 half to even: 6
+    # no received border pixel: the outer hole takes the background guess, or without one its ring
+    mask[:, 0] = False
+    outer = ~mask & ~np.pad(np.ones((2, 2), bool), 2)
+    packet = Packet(mask=mask, pixels=img[mask], prompt=PROMPT)
+    assert (_filled(packet, "ring", background=(245, 245, 245))[outer] == 245).all()
+    no_prior = _filled(packet, "ring")
+    # the outer hole's ring: the frame's 12 outer pixels, 10 red and the 2 blue: median red
+    assert (no_prior[outer] == (200, 10, 10)).all()
+    empty = Packet(mask=np.zeros((4, 4), bool), pixels=np.zeros((0, 3), np.uint8), prompt=PROMPT)
+    assert (_filled(empty, "ring", background=(1, 2, 3)) == (1, 2, 3)).all()
+    assert (_filled(empty, "ring") == 128).all()
+
+
+def test_strength_keeps_the_decoder_step_count(backend):
+    """diffusers runs int(num_inference_steps * strength) steps: the lengthened schedule keeps it
+    at decode_steps for every strength."""
+    for steps in (1, 2, 5, 7):
+        for strength in (0.3, 0.5, 0.7, 0.84, 0.9, 0.99, 1.0):
+            gs = GSemCom(backend, GSemComConfig(decode_steps=steps), strength=strength)
+            assert int(gs.inpaint_schedule * strength) == steps
+            assert int((gs.inpaint_schedule - 1) * strength) < steps  # and it is the shortest such
+    assert GSemCom(backend, strength=0.9).inpaint_schedule == 6  # ceil(5 / 0.9)
 
 
 def test_nearest_fill_copies_the_closest_received_pixel():

@@ -29,6 +29,7 @@ COLOURS = {
     "orange": (245, 125, 15),
 }
 BACKGROUNDS = {"white": (245, 245, 245), "gray": (155, 155, 155), "black": (25, 25, 25)}
+BACKGROUND_PROBS = {"white": 0.6, "gray": 0.25, "black": 0.15}  # how often sample_scene draws each
 SIZES = {"small": 7.0, "large": 11.0}  # object "radius" in pixels
 RELATIONS = ("above", "below", "left", "right")
 RELATION_PHRASES = {
@@ -253,7 +254,7 @@ def _sample_scene(rng: np.random.Generator, split: str) -> Scene:
     centres = None
     while centres is None:
         centres = _place(rng, [SIZES[s] for s in sizes], relation)
-    background = str(rng.choice(list(BACKGROUNDS), p=[0.6, 0.25, 0.15]))
+    background = str(rng.choice(list(BACKGROUNDS), p=[BACKGROUND_PROBS[b] for b in BACKGROUNDS]))
     objects = tuple(SceneObject(sh, co, si, cx, cy)
                     for sh, co, si, (cx, cy) in zip(shapes, colours, sizes, centres))
 
