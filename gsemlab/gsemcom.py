@@ -832,6 +832,23 @@ class GSemCom:
         """
         return self._decode(packet, seed=seed)[0]
 
+    def fill_image(self, packet: Packet) -> np.ndarray:
+        """The image the user's decoder starts from: received pixels, the rest filled per ``fill``.
+
+        Parameters
+        ----------
+        packet : Packet
+            The received packet.
+
+        Returns
+        -------
+        ndarray of uint8, shape (H, W, 3)
+            Equal to the packet's pixels where ``packet.mask`` is True.
+        """
+        if not isinstance(packet, Packet):
+            raise TypeError(f"packet must be a gsemlab.packing.Packet, got {type(packet).__name__}")
+        return _filled(packet, self.fill, self.background)
+
     def _decode(self, packet: Packet, *, seed: int, prompt: str | None = None):
         import PIL.Image
 
@@ -852,7 +869,7 @@ class GSemCom:
         with prof.stage("decoding"):
             out = self.backend.inpaint(
                 prompt=prompt,
-                image=PIL.Image.fromarray(_filled(packet, self.fill, self.background)),
+                image=PIL.Image.fromarray(self.fill_image(packet)),
                 mask_image=PIL.Image.fromarray(repaint.astype(np.uint8) * 255),  # 2-D uint8: mode "L"
                 height=h, width=w, strength=self.strength, num_inference_steps=self.inpaint_schedule,
                 guidance_scale=self.guidance_scale, generator=self._generator(seed), output_type="np",
