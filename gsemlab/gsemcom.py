@@ -538,8 +538,11 @@ class GSemCom:
         sampler starts from the noised fill rather than from pure noise. A grey fill is far from
         any ShapesWorld image and the regenerated region came out as texture; a nearest fill
         smears an object's colour over the background (see chapter 7).
-    strength : float in (0, 1]
-        Share of the noise schedule the decoder runs (diffusers' img2img ``strength``); default 0.9.
+    strength : float in (0, 1], optional
+        Share of the noise schedule the decoder runs (diffusers' img2img ``strength``). Default 0.9
+        for a decoder that inpaints by latent blending (4-channel UNet, the toy backend), 1.0 for a
+        dedicated inpainting UNet (9 input channels: the hub backend's SD 2 inpainting), which was
+        trained to start from pure noise with the masked image as input.
         The schedule is lengthened to :attr:`inpaint_schedule` steps so that the decoder still
         runs ``config.decode_steps`` UNet steps; with 5 steps, every strength in [0.84, 1) gives
         the same 6-step schedule started at its second step.
@@ -567,7 +570,7 @@ class GSemCom:
         guidance_scale: float = 5.0,
         latent_mask: str = "cover",
         fill: int | str = "ring",
-        strength: float = 0.9,
+        strength: float | None = None,
         background=None,
         t_max: float | None = None,
         jpsq_config: JPSQConfig | None = None,
@@ -600,6 +603,10 @@ class GSemCom:
         grey = isinstance(fill, numbers.Integral) and not isinstance(fill, bool) and 0 <= fill <= 255
         if not (grey or fill in ("nearest", "ring")):
             raise ValueError(f"fill must be 'nearest', 'ring' or an int in [0, 255], got {fill!r}")
+        if strength is None:
+            unet = getattr(getattr(backend, "inpaint", None), "unet", None)
+            channels = getattr(getattr(unet, "config", None), "in_channels", 4)
+            strength = 1.0 if channels == 9 else 0.9  # an inpainting UNet was trained from pure noise
         if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not 0 < strength <= 1:
             raise ValueError(f"strength must be a number in (0, 1], got {strength!r}")
         if t_max is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import types
 
 import numpy as np
 import pytest
@@ -392,6 +393,11 @@ def test_strength_keeps_the_decoder_step_count(backend):
             assert int(gs.inpaint_schedule * strength) == steps
             assert int((gs.inpaint_schedule - 1) * strength) < steps  # and it is the shortest such
     assert GSemCom(backend, strength=0.9).inpaint_schedule == 6  # ceil(5 / 0.9)
+    # default: 0.9 for the toy's 4-channel UNet, 1.0 for a 9-channel inpainting UNet
+    assert backend.inpaint.unet.config.in_channels == 4 and GSemCom(backend).strength == 0.9
+    unet9 = types.SimpleNamespace(config=types.SimpleNamespace(in_channels=9))
+    nine = dataclasses.replace(backend, inpaint=types.SimpleNamespace(unet=unet9, vae_scale_factor=4))
+    assert GSemCom(nine).strength == 1.0 and GSemCom(nine).inpaint_schedule == 5
 
 
 def test_nearest_fill_copies_the_closest_received_pixel():
