@@ -43,7 +43,7 @@ from gsemlab.gsemcom import GSemCom, user_seed
 from gsemlab.link import bsc
 from gsemlab.packing import Packet
 from gsemlab.prompt import load_nlp
-from gsemlab.toyworld.world import sample_scenes
+from gsemlab.toyworld.world import BACKGROUNDS, sample_scenes
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCHEMES = {"xi=(0.9,0.8,0.5)": (0.9, 0.8, 0.5), "xi=0.8": (0.8,), "xi=0.5": (0.5,)}
@@ -123,7 +123,8 @@ def run(args) -> dict:
     per_caption = {k: [] for k in ("generation_s", "extraction_s", "packing_s", "decoding_s", "generation_cpu_s",
                                    "extraction_cpu_s", "packing_cpu_s", "decoding_cpu_s", "png_bytes",
                                    "jpeg75_bytes", "jpeg95_bytes", "semantic_pixels", "semantic_pixels_raw",
-                                   "semantic_pixels_no_cluster", "map_pixels", "n_words", "top_word")}
+                                   "semantic_pixels_no_cluster", "map_pixels", "n_words", "top_word",
+                                   "source_background")}
     sweep_budget = {b: {"pixels": [], "quality": [], "distance": [], "jpsq": []} for b in BUDGETS}
     sweep_random = {b: {"quality": [], "distance": [], "jpsq": []} for b in BUDGETS}
     sweep_steps = {s: {"quality": [], "distance": [], "decoding_s": []} for s in DECODE_STEPS}
@@ -155,6 +156,7 @@ def run(args) -> dict:
         per_caption["semantic_pixels_raw"].append(no_binarize.extract(gen).semantic_pixels)
         per_caption["semantic_pixels_no_cluster"].append(methods["gsemcom without clustering"]["pixels"][-1])
         per_caption["map_pixels"].append(main.encoded.map_pixels)
+        per_caption["source_background"].append(source_background(gen.source))
         per_caption["n_words"].append(len(main.encoded.words))
         per_caption["top_word"].append(main.encoded.words[0])
 
@@ -232,7 +234,20 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
             "jpsq": float(np.mean(methods[name]["jpsq"])),
             "fallback_rate": float(np.mean(methods[name]["fallback"])),
         }
-    pc = {k: np.asarray(v) for k, v in per_caption.items() if k != "top_word"}
+    pc = {k: np.asarray(v) for k, v in per_caption.items() if k not in ("top_word", "source_background")}
+    # the quality drop by the source's background: ToyNIMA prefers white, and the user's prior is white
+    by_background = {}
+    src_bg = np.asarray(per_caption["source_background"])
+    for bg in BACKGROUNDS:
+        m = src_bg == bg
+        if m.any():
+            row = {"n": int(m.sum())}
+            for name in (f"gsemcom {DEFAULT}", "fully masked"):
+                d = np.asarray(methods["traditional"]["quality"])[m] - np.asarray(methods[name]["quality"])[m]
+                row[name] = {"quality_drop": float(d.mean()),
+                             "quality_drop_sem": float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0,
+                             "distance": float(np.mean(np.asarray(methods[name]["distance"])[m]))}
+            by_background[bg] = row
     default = methods[f"gsemcom {DEFAULT}"]
     no_cl = methods["gsemcom without clustering"]
     timing = {k: summary(pc[k]) for k in pc if k.endswith("_s")}
@@ -285,6 +300,7 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
             **ratios,
         },
         "methods": summ,
+        "by_source_background": by_background,
         "bytes": {"png": summary(pc["png_bytes"]), "jpeg75": summary(pc["jpeg75_bytes"]),
                   "jpeg95": summary(pc["jpeg95_bytes"]), "raw_rgb": full * 3,
                   "packet_default": summary(default["bytes"])},
@@ -309,10 +325,18 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
         "per_caption": {
             "caption": captions,
             "top_word": per_caption["top_word"],
+            "source_background": per_caption["source_background"],
             **{k: v.tolist() for k, v in pc.items()},
             **{f"{name}/{key}": methods[name][key] for name in methods for key in ("pixels", "quality", "distance")},
         },
     }
+
+
+def source_background(image: np.ndarray) -> str:
+    """The ShapesWorld background (key of ``BACKGROUNDS``) nearest to the median of the image's border."""
+    border = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]]).astype(float)
+    med = np.median(border, axis=0)
+    return min(BACKGROUNDS, key=lambda b: float(np.sum((med - np.asarray(BACKGROUNDS[b])) ** 2)))
 
 
 def figure(res: dict, path: Path) -> None:
