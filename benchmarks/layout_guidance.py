@@ -1,0 +1,101 @@
+"""Layout guidance (gsemlab.toyworld.layout) against the bare sampler on held-out ShapesWorld captions.
+
+The same ``--n`` test captions and seeds as ``benchmarks/toy_models.py`` (caption i of
+``sample_scenes(n, seed=2026, split="test")``, generator seed i, 25 DDIM steps, guidance 5), generated
+one at a time twice: by the bundled pipeline alone and with ``RelationGuidance`` as its step-end
+callback. Both are judged by ``score_caption`` with the bundled shape classifier: relation (captions
+of two or more objects whose first two respect the asked relation), count and attributes; and timed
+(wall seconds per image, batch 1), so the cost of the extra UNet passes is a ratio.
+
+Usage: ``python benchmarks/layout_guidance.py [--n 200] [--eta 1] [--steps 8] [--threads 1]``;
+writes ``benchmarks/results/layout_guidance.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gsemlab.toyworld import sample_scenes
+from gsemlab.toyworld.layout import RelationGuidance
+from gsemlab.toyworld.locate import score_caption
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "layout_guidance.json"
+TARGETS = {"relation": 0.60, "count": 0.85, "attributes": 0.85}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--eta", type=float, default=1.0)
+    p.add_argument("--steps", type=int, default=8, help="guided denoising steps (of 25)")
+    p.add_argument("--margin", type=float, default=0.25)
+    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(RESULTS))
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    from gsemlab.models import load_backend
+    from gsemlab.toyworld.nets import ShapeClassifier
+
+    pipe = load_backend("toy", metrics=False).pipe
+    clf = ShapeClassifier.from_pretrained()
+    scenes = sample_scenes(a.n, seed=a.seed, split="test")
+    rows = {"bare": [], "guided": []}
+    pipe(scenes[0].caption, num_inference_steps=25, guidance_scale=a.guidance, output_type="np")  # warm-up
+    for i, sc in enumerate(scenes):
+        for mode in rows:
+            cb = RelationGuidance(pipe, sc.caption, steps=a.steps, eta=a.eta, margin=a.margin)
+            kw = {"callback_on_step_end": cb, "callback_on_step_end_tensor_inputs": ["latents"]} \
+                if mode == "guided" else {}
+            t0 = time.perf_counter()
+            img = pipe(sc.caption, num_inference_steps=25, guidance_scale=a.guidance,
+                       generator=torch.Generator().manual_seed(i), output_type="np", **kw).images[0]
+            sec = time.perf_counter() - t0
+            s = score_caption((img * 255).round().astype(np.uint8), sc.caption, classifier=clf)
+            rows[mode].append({"seconds": sec, "count_ok": s["count_ok"], "attributes_ok": s["attributes_ok"],
+                               "relation_ok": s["relation_ok"], "guided": cb.active,
+                               "final_loss": cb.losses[-1] if cb.losses else None})
+        if (i + 1) % 25 == 0:
+            print(f"{i + 1}/{a.n} captions", flush=True)
+
+    def summarise(r: list) -> dict:
+        rel = [x["relation_ok"] for x in r if x["relation_ok"] is not None]
+        sec = np.array([x["seconds"] for x in r])
+        sec_rel = np.array([x["seconds"] for x in r if x["relation_ok"] is not None])
+        return {"relation": float(np.mean(rel)), "n_relation_captions": len(rel),
+                "count": float(np.mean([x["count_ok"] for x in r])),
+                "attributes": float(np.mean([ok for x in r for ok in x["attributes_ok"]])),
+                "seconds_per_image": float(np.median(sec)),
+                "seconds_per_relation_image": float(np.median(sec_rel))}
+
+    res = {"benchmark": "layout_guidance", "command": "layout_guidance.py " + " ".join(
+               f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k != "out"),
+           "captions": a.n, "split": "test", "seed": a.seed, "threads": a.threads, "torch": torch.__version__,
+           "machine": platform.machine(), "targets": TARGETS,
+           "bare": summarise(rows["bare"]), "guided": summarise(rows["guided"]),
+           "per_caption": {"caption": [s.caption for s in scenes], **rows}}
+    b, g = res["bare"], res["guided"]
+    res["time_ratio_relation_images"] = g["seconds_per_relation_image"] / b["seconds_per_relation_image"]
+    res["time_ratio_all_images"] = g["seconds_per_image"] / b["seconds_per_image"]
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(res, indent=1))
+    print(f"{a.n} test captions ({b['n_relation_captions']} with a relation), eta {a.eta}, {a.steps} guided steps")
+    for k in ("relation", "count", "attributes"):
+        print(f"  {k:10s} bare {b[k]:.3f}  guided {g[k]:.3f}  target {TARGETS[k]}")
+    print(f"  seconds per relation image: bare {b['seconds_per_relation_image']:.3f}, guided "
+          f"{g['seconds_per_relation_image']:.3f} (x{res['time_ratio_relation_images']:.2f}); all images "
+          f"x{res['time_ratio_all_images']:.2f}")
+    print(f"wrote {a.out}")
+    return res
+
+
+if __name__ == "__main__":
+    main()
