@@ -1,7 +1,7 @@
 """Layout guidance (gsemlab.toyworld.layout) against the bare sampler on held-out ShapesWorld captions.
 
 The same ``--n`` test captions and seeds as ``benchmarks/toy_models.py`` (caption i of
-``sample_scenes(n, seed=2026, split="test")``, generator seed i, 25 DDIM steps, guidance 5), generated
+``sample_scenes(n, seed=2026, split="test")``, generator seed 2026 + i, 25 DDIM steps, guidance 5), generated
 one at a time twice: by the bundled pipeline alone and with ``RelationGuidance`` as its step-end
 callback. Both are judged by ``score_caption`` with the bundled shape classifier: relation (captions
 of two or more objects whose first two respect the asked relation), count and attributes; and timed
@@ -57,7 +57,7 @@ def main(argv=None) -> dict:
                 if mode == "guided" else {}
             t0 = time.perf_counter()
             img = pipe(sc.caption, num_inference_steps=25, guidance_scale=a.guidance,
-                       generator=torch.Generator().manual_seed(i), output_type="np", **kw).images[0]
+                       generator=torch.Generator().manual_seed(a.seed + i), output_type="np", **kw).images[0]
             sec = time.perf_counter() - t0
             s = score_caption((img * 255).round().astype(np.uint8), sc.caption, classifier=clf)
             rows[mode].append({"seconds": sec, "count_ok": s["count_ok"], "attributes_ok": s["attributes_ok"],
