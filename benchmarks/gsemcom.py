@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from gsemlab.calibration import load_calibration
-from gsemlab.gsemcom import GSemCom, user_seed
+from gsemlab.gsemcom import GSemCom, _border, user_seed
 from gsemlab.link import bsc
 from gsemlab.packing import Packet
 from gsemlab.prompt import load_nlp
@@ -334,8 +334,7 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
 
 def source_background(image: np.ndarray) -> str:
     """The ShapesWorld background (key of ``BACKGROUNDS``) nearest to the median of the image's border."""
-    border = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]]).astype(float)
-    med = np.median(border, axis=0)
+    med = np.median(_border(image).astype(float), axis=0)
     return min(BACKGROUNDS, key=lambda b: float(np.sum((med - np.asarray(BACKGROUNDS[b])) ** 2)))
 
 

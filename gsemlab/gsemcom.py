@@ -202,13 +202,14 @@ def _filled(packet: Packet, fill, background=None) -> np.ndarray:
         return img[iy, ix]
     holes, n = ndimage.label(~known)  # 4-connected holes
     edge_known = _border(known)
+    # one background colour for every hole that reaches the border
+    edge_colour = np.median(_border(img)[edge_known], axis=0) if edge_known.any() else background
+    on_edge = set(np.unique(_border(holes)).tolist()) - {0}
     out = img.copy()
     for k in range(1, n + 1):
         hole = holes == k
-        if _border(hole).any() and edge_known.any():
-            colour = np.median(_border(img)[edge_known], axis=0)
-        elif _border(hole).any() and background is not None:
-            colour = np.asarray(background, dtype=float)
+        if k in on_edge and edge_colour is not None:
+            colour = np.asarray(edge_colour, dtype=float)
         else:
             ring = ndimage.binary_dilation(hole) & known  # received pixels sharing an edge with the hole
             colour = np.median(img[ring], axis=0)

@@ -166,7 +166,7 @@ class RelationGuidance:
             raise ValueError(f"eta must be a number >= 0, got {eta!r}")
         if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin > 0:
             raise ValueError(f"margin must be a number > 0, got {margin!r}")
-        objs, relation, _ = parse_caption(caption)
+        _, relation, _ = parse_caption(caption)  # also rejects a caption that names no shape
         self.pipe, self.caption, self.relation = pipe, caption, relation
         self.steps, self.eta, self.margin = int(steps), float(eta), float(margin)
         pos = object_token_positions(caption, pipe.tokenizer)
