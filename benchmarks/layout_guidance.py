@@ -2,12 +2,14 @@
 
 The same ``--n`` test captions and seeds as ``benchmarks/toy_models.py`` (caption i of
 ``sample_scenes(n, seed=2026, split="test")``, generator seed 2026 + i, 25 DDIM steps, guidance 5), generated
-one at a time twice: by the bundled pipeline alone and with ``RelationGuidance`` as its step-end
-callback. Both are judged by ``score_caption`` with the bundled shape classifier: relation (captions
+one at a time three times: by the bundled pipeline alone ("bare"), with ``RelationGuidance`` at its
+defaults as its step-end callback ("guided": eta 0.5, 8 steps, margin 0.25, chosen on validation
+captions) and with its Attend-and-Excite term added ("guided_excite", ``--excite``, for comparison).
+All are judged by ``score_caption`` with the bundled shape classifier: relation (captions
 of two or more objects whose first two respect the asked relation), count and attributes; and timed
 (wall seconds per image, batch 1), so the cost of the extra UNet passes is a ratio.
 
-Usage: ``python benchmarks/layout_guidance.py [--n 200] [--eta 1] [--steps 8] [--threads 1]``;
+Usage: ``python benchmarks/layout_guidance.py [--n 200] [--eta 0.5] [--excite 0.3] [--steps 8] [--threads 1]``;
 writes ``benchmarks/results/layout_guidance.json``.
 """
 from __future__ import annotations
@@ -34,7 +36,9 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--seed", type=int, default=2026)
-    p.add_argument("--eta", type=float, default=1.0)
+    p.add_argument("--eta", type=float, default=0.5)
+    p.add_argument("--excite", type=float, default=0.3, help="excite step of the guided_excite row")
+    p.add_argument("--tau", type=float, default=0.5)
     p.add_argument("--steps", type=int, default=8, help="guided denoising steps (of 25)")
     p.add_argument("--margin", type=float, default=0.25)
     p.add_argument("--guidance", type=float, default=5.0)
@@ -48,20 +52,22 @@ def main(argv=None) -> dict:
     pipe = load_backend("toy", metrics=False).pipe
     clf = ShapeClassifier.from_pretrained()
     scenes = sample_scenes(a.n, seed=a.seed, split="test")
-    rows = {"bare": [], "guided": []}
+    settings = {"bare": None, "guided": {"eta": a.eta},
+                "guided_excite": {"eta": a.eta, "excite": a.excite, "tau": a.tau}}
+    rows = {k: [] for k in settings}
     pipe(scenes[0].caption, num_inference_steps=25, guidance_scale=a.guidance, output_type="np")  # warm-up
     for i, sc in enumerate(scenes):
         for mode in rows:
-            cb = RelationGuidance(pipe, sc.caption, steps=a.steps, eta=a.eta, margin=a.margin)
+            cb = RelationGuidance(pipe, sc.caption, steps=a.steps, margin=a.margin, **(settings[mode] or {}))
             kw = {"callback_on_step_end": cb, "callback_on_step_end_tensor_inputs": ["latents"]} \
-                if mode == "guided" else {}
+                if settings[mode] else {}
             t0 = time.perf_counter()
             img = pipe(sc.caption, num_inference_steps=25, guidance_scale=a.guidance,
                        generator=torch.Generator().manual_seed(a.seed + i), output_type="np", **kw).images[0]
             sec = time.perf_counter() - t0
             s = score_caption((img * 255).round().astype(np.uint8), sc.caption, classifier=clf)
             rows[mode].append({"seconds": sec, "count_ok": s["count_ok"], "attributes_ok": s["attributes_ok"],
-                               "relation_ok": s["relation_ok"], "guided": cb.active,
+                               "relation_ok": s["relation_ok"], "guided": bool(settings[mode]) and cb.active,
                                "final_loss": cb.losses[-1] if cb.losses else None})
         if (i + 1) % 25 == 0:
             print(f"{i + 1}/{a.n} captions", flush=True)
@@ -80,19 +86,21 @@ def main(argv=None) -> dict:
                f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if k != "out"),
            "captions": a.n, "split": "test", "seed": a.seed, "threads": a.threads, "torch": torch.__version__,
            "machine": platform.machine(), "targets": TARGETS,
-           "bare": summarise(rows["bare"]), "guided": summarise(rows["guided"]),
+           "settings": settings, **{k: summarise(v) for k, v in rows.items()},
            "per_caption": {"caption": [s.caption for s in scenes], **rows}}
     b, g = res["bare"], res["guided"]
     res["time_ratio_relation_images"] = g["seconds_per_relation_image"] / b["seconds_per_relation_image"]
     res["time_ratio_all_images"] = g["seconds_per_image"] / b["seconds_per_image"]
+    e = res["guided_excite"]
+    res["time_ratio_excite_all_images"] = e["seconds_per_image"] / b["seconds_per_image"]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(f"{a.n} test captions ({b['n_relation_captions']} with a relation), eta {a.eta}, {a.steps} guided steps")
     for k in ("relation", "count", "attributes"):
-        print(f"  {k:10s} bare {b[k]:.3f}  guided {g[k]:.3f}  target {TARGETS[k]}")
+        print(f"  {k:10s} bare {b[k]:.3f}  guided {g[k]:.3f}  guided+excite {e[k]:.3f}  target {TARGETS[k]}")
     print(f"  seconds per relation image: bare {b['seconds_per_relation_image']:.3f}, guided "
           f"{g['seconds_per_relation_image']:.3f} (x{res['time_ratio_relation_images']:.2f}); all images "
-          f"x{res['time_ratio_all_images']:.2f}")
+          f"x{res['time_ratio_all_images']:.2f} (with excite x{res['time_ratio_excite_all_images']:.2f})")
     print(f"wrote {a.out}")
     return res
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gsemlab.toyworld import attnloss, sd
-from gsemlab.toyworld.layout import RelationGuidance, object_token_positions, relation_loss
+from gsemlab.toyworld.layout import RelationGuidance, excite_loss, object_token_positions, relation_loss
 from gsemlab.toyworld.world import COLOURS, SHAPES, SIZES, sample_scenes
 
 
@@ -75,6 +75,41 @@ def test_relation_loss_bad_input():
         relation_loss([torch.ones(6, 3) / 6], [1], [2], "above")
 
 
+def test_excite_loss_closed_forms():
+    """Peaks worked by hand: shares renormalised without [CLS], 3x3 zero-padded mean, 8x8 and up only."""
+    # 8x8 layer, 4 positions: [CLS] holds half of every pixel, tokens 1-3 a sixth each -> shares 1/3
+    p = torch.cat([torch.full((64, 1), 0.5), torch.full((64, 3), 1 / 6)], 1)
+    assert excite_loss([p], [[1]]).item() == pytest.approx((0.5 - 1 / 3) ** 2)  # interior peak 1/3
+    assert excite_loss([p], [[1, 2]]).item() == pytest.approx(0.0)  # 2/3 >= 0.5
+    assert excite_loss([p], [[1], [1, 2]], tau=0.9).item() == pytest.approx((0.9 - 1 / 3) ** 2 + (0.9 - 2 / 3) ** 2)
+    # token 1 owns a k x k block in the middle, token 2 every other pixel: the smoothed peak is min(k, 3)^2 / 9
+    for k, peak in ((1, 1 / 9), (2, 4 / 9), (3, 1.0)):
+        img = torch.zeros(8, 8)
+        img[3:3 + k, 3:3 + k] = 1.0
+        q = torch.stack([torch.zeros(64), img.reshape(-1), 1 - img.reshape(-1)], 1)
+        assert excite_loss([q[None]], [[1]]).item() == pytest.approx(max(0.0, 0.5 - peak) ** 2)
+    # a 4x4 layer is ignored; the 8x8 layers are averaged
+    small = torch.rand(16, 4)
+    assert excite_loss([p, small], [[1]]).item() == pytest.approx((0.5 - 1 / 3) ** 2)
+    assert excite_loss([small], [[1]]).item() == 0.0
+    # second layer: token 1 holds 0.5 of 0.75 outside [CLS] -> share 2/3 >= 0.5, loss 0
+    strong = torch.tensor([0.25, 0.5, 0.25, 0.0]).expand(64, 4)
+    assert excite_loss([p, strong], [[1]]).item() == pytest.approx((0.5 - 1 / 3) ** 2 / 2)
+
+
+def test_excite_loss_bad_input():
+    p = torch.ones(64, 3) / 3
+    for objects in ([], [[]], [[0]]):
+        with pytest.raises(ValueError, match="objects must be non-empty"):
+            excite_loss([p], objects)
+    with pytest.raises(ValueError, match="tau must be a number in"):
+        excite_loss([p], [[1]], tau=0)
+    with pytest.raises(ValueError, match="probs must hold"):
+        excite_loss([], [[1]])
+    with pytest.raises(ValueError, match="square number"):
+        excite_loss([torch.ones(6, 3) / 3], [[1]])
+
+
 @pytest.fixture(scope="module")
 def pipe():
     from gsemlab.models import load_backend
@@ -128,3 +163,20 @@ def test_guided_pipeline_changes_only_relation_images(pipe):
                       callback_on_step_end_tensor_inputs=["latents"], **kw).images[0]
         assert np.array_equal(bare, guided) == same
         assert len(cb.losses) == (0 if same else 2)
+
+
+def test_excite_guides_one_object_captions(pipe):
+    """With ``excite > 0`` a one-object caption is guided too, and one step lowers its excite loss."""
+    cb = RelationGuidance(pipe, "a small red circle", excite=1.0, tau=0.99)
+    assert cb.active and not cb.relate and cb.objects == [[2, 3, 4]]
+    pipe.scheduler.set_timesteps(25)
+    t = pipe.scheduler.timesteps[1]
+    z = torch.randn((1, 4, 16, 16), generator=torch.Generator().manual_seed(1))
+    z1 = cb.guide(z, t)
+    assert not torch.equal(z1, z)
+    cb.guide(z1, t)
+    assert 0 < cb.losses[1] < cb.losses[0]
+    with pytest.raises(ValueError, match="excite must be a number >= 0"):
+        RelationGuidance(pipe, "a red circle", excite=-0.1)
+    with pytest.raises(ValueError, match="tau must be a number in"):
+        RelationGuidance(pipe, "a red circle", tau=1.5)

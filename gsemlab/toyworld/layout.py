@@ -16,12 +16,20 @@ the relation instead of boxes:
   ``world.relation_holds``), averaged over the layers;
 * the latents take one normalised gradient step against the loss, and sampling goes on.
 
+An optional second term (``excite > 0``) is the Attend-and-Excite loss of Chefer et al. ("Attend-and-
+Excite: attention-based semantic guidance for text-to-image diffusion models", SIGGRAPH 2023) for
+every named object, relation or not: an object whose tokens hold no strong attention anywhere in the
+image is being neglected (a missing object, the commonest count error after duplicates), and its
+attention is pushed up (:func:`excite_loss`).  It takes its own normalised gradient step, so turning
+it on does not weaken the relation step.
+
 Use it through diffusers' step-end callback::
 
     cb = RelationGuidance(pipe, caption)
     pipe(caption, callback_on_step_end=cb, callback_on_step_end_tensor_inputs=["latents"])
 
-A caption without a relation, or whose two objects have no token, leaves the sampler unchanged.
+A caption without a relation, or whose two objects have no token, leaves the sampler unchanged
+unless ``excite > 0``.
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ import torch
 from .locate import parse_caption
 from .world import COLOURS, RELATIONS, SHAPES, SIZES
 
-__all__ = ["RelationGuidance", "object_token_positions", "relation_loss"]
+__all__ = ["RelationGuidance", "excite_loss", "object_token_positions", "relation_loss"]
 
 # axis of the relation (0: x, 1: y; image y points down) and the sign of (second - first) it asks for
 _AXIS = {"above": (1, 1.0), "below": (1, -1.0), "left": (0, 1.0), "right": (0, -1.0)}
@@ -130,6 +138,55 @@ def relation_loss(probs: list, first, second, relation: str, margin: float = 0.2
     return total / len(probs)
 
 
+def excite_loss(probs: list, objects, tau: float = 0.5) -> torch.Tensor:
+    """Attend-and-Excite loss: every object's tokens should hold a strong attention peak somewhere.
+
+    For each layer of side at least 8 and each object, the attention probabilities of all token
+    positions but ``[CLS]`` (which soaks up most of each pixel's attention) are renormalised to sum
+    to 1 per pixel, the object's tokens' shares are summed, the map is smoothed by a 3x3 mean
+    (zero-padded at the border) and its peak ``m`` (in [0, 1]) is taken; the loss is
+    ``max(0, tau - m)**2`` summed over objects and averaged over those layers.
+
+    Parameters
+    ----------
+    probs : list of Tensor, each (L, T) or (1, L, T)
+        Head-averaged cross-attention probabilities of each layer (Eq. 6), L pixels (a square), T
+        token positions; position 0 is ``[CLS]``.
+    objects : sequence of sequence of int
+        Token positions of each object (:func:`object_token_positions`), all >= 1.
+    tau : float
+        Wanted peak share, in (0, 1].
+
+    Returns
+    -------
+    Tensor
+        Scalar, >= 0; 0 when every object's peak reaches ``tau`` in every layer used (and when no
+        layer is 8x8 or larger).
+    """
+    if not probs:
+        raise ValueError("probs must hold at least one layer")
+    objects = [list(o) for o in objects]
+    if not objects or any(not o for o in objects) or any(int(i) < 1 for o in objects for i in o):
+        raise ValueError(f"objects must be non-empty lists of token positions >= 1, got {objects!r}")
+    if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not 0 < tau <= 1:
+        raise ValueError(f"tau must be a number in (0, 1], got {tau!r}")
+    total, used = torch.zeros(()), 0
+    for p in probs:
+        p = p[0] if p.dim() == 3 else p
+        side = int(round(p.shape[0] ** 0.5))
+        if side * side != p.shape[0]:
+            raise ValueError(f"probs must have a square number of pixels, got {p.shape[0]}")
+        if side < 8:
+            continue
+        used += 1
+        q = p[:, 1:] / p[:, 1:].sum(-1, keepdim=True).clamp_min(1e-12)
+        for o in objects:
+            m = q[:, [int(i) - 1 for i in o]].sum(-1).reshape(1, 1, side, side)
+            peak = torch.nn.functional.avg_pool2d(m, 3, 1, 1).max()
+            total = total + torch.relu(tau - peak) ** 2
+    return total / max(used, 1)
+
+
 class RelationGuidance:
     """Step-end callback for a diffusers Stable Diffusion pipeline that applies layout guidance.
 
@@ -143,20 +200,30 @@ class RelationGuidance:
         Guided denoising steps, counted from the start (the layout forms early); default 8 of 25.
     eta : float
         Size of each latent update, as a multiple of 0.1 x the mean absolute latent gradient
-        (normalised gradient step); 0 turns the guidance off.
+        (normalised gradient step); 0 turns the guidance off.  The default 0.5 was chosen on 320
+        validation captions (count 0.89, attributes 0.88, relation 0.82, against 0.84, 0.85 and 0.78
+        for eta 1 on 80 of them); ``benchmarks/layout_guidance.py`` measures it on the test split.
     margin : float
         See :func:`relation_loss`.
+    excite : float
+        Size of the Attend-and-Excite step (:func:`excite_loss`, same normalisation as ``eta``),
+        applied to every caption's objects during the same steps; 0 (default) turns it off.  On
+        the same 320 validation captions, ``excite=0.3`` with ``eta=0.5`` did not raise the count
+        (0.89) and cost attributes (0.86) and relations (0.76), so it is off by default.
+    tau : float
+        See :func:`excite_loss`.
 
     Attributes
     ----------
     active : bool
-        False when the caption has no relation (or an object without tokens): the callback then
-        returns the latents unchanged.
+        False when neither term applies (no relation, or an object without tokens, and
+        ``excite == 0``): the callback then returns the latents unchanged.
     losses : list of float
-        The loss at each guided step (for plots).
+        The relation loss plus the excite loss at each guided step (for plots).
     """
 
-    def __init__(self, pipe, caption: str, *, steps: int = 8, eta: float = 1.0, margin: float = 0.25):
+    def __init__(self, pipe, caption: str, *, steps: int = 8, eta: float = 0.5, margin: float = 0.25,
+                 excite: float = 0.0, tau: float = 0.5):
         for name in ("unet", "tokenizer", "text_encoder", "scheduler"):
             if not hasattr(pipe, name):
                 raise TypeError(f"pipe must be a diffusers Stable Diffusion pipeline (no .{name})")
@@ -166,12 +233,19 @@ class RelationGuidance:
             raise ValueError(f"eta must be a number >= 0, got {eta!r}")
         if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not margin > 0:
             raise ValueError(f"margin must be a number > 0, got {margin!r}")
+        if isinstance(excite, bool) or not isinstance(excite, numbers.Real) or not excite >= 0:
+            raise ValueError(f"excite must be a number >= 0, got {excite!r}")
+        if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not 0 < tau <= 1:
+            raise ValueError(f"tau must be a number in (0, 1], got {tau!r}")
         _, relation, _ = parse_caption(caption)  # also rejects a caption that names no shape
         self.pipe, self.caption, self.relation = pipe, caption, relation
         self.steps, self.eta, self.margin = int(steps), float(eta), float(margin)
         pos = object_token_positions(caption, pipe.tokenizer)
         self.first, self.second = (pos[0], pos[1]) if len(pos) >= 2 else ([], [])
-        self.active = bool(relation is not None and self.first and self.second and self.eta > 0 and self.steps > 0)
+        self.objects, self.excite, self.tau = pos, float(excite), float(tau)
+        self.relate = bool(relation is not None and self.first and self.second and self.eta > 0)
+        self.excites = bool(self.excite > 0 and pos and all(pos))
+        self.active = bool(self.steps > 0 and (self.relate or self.excites))
         self.losses: list[float] = []
         self._cond = None
 
@@ -199,16 +273,27 @@ class RelationGuidance:
                 z = latents.detach().requires_grad_(True)
                 cond = self._condition().expand(z.shape[0], -1, -1)
                 unet(self.pipe.scheduler.scale_model_input(z, t), t, cond)
-                loss = torch.stack([relation_loss([pr[b] for pr in sink], self.first, self.second, self.relation,
-                                                  self.margin) for b in range(z.shape[0])]).sum()
-                self.losses.append(float(loss.detach()))
-                if loss.item() == 0.0:
-                    return latents
-                (grad,) = torch.autograd.grad(loss, z)
+                terms = []
+                if self.relate:
+                    terms.append((self.eta, torch.stack([
+                        relation_loss([pr[b] for pr in sink], self.first, self.second, self.relation, self.margin)
+                        for b in range(z.shape[0])]).sum()))
+                if self.excites:
+                    terms.append((self.excite, torch.stack([
+                        excite_loss([pr[b] for pr in sink], self.objects, self.tau)
+                        for b in range(z.shape[0])]).sum()))
+                self.losses.append(float(sum(float(loss.detach()) for _, loss in terms)))
+                step = torch.zeros_like(z)
+                for eta, loss in terms:  # each term its own normalised step
+                    if loss.item() == 0.0:
+                        continue
+                    (grad,) = torch.autograd.grad(loss, z, retain_graph=True)
+                    step = step + eta * 0.1 * grad / grad.abs().mean().clamp_min(1e-12)
         finally:
             unet.set_attn_processor(saved)
-        step = self.eta * 0.1 * grad / grad.abs().mean().clamp_min(1e-12)
-        return (latents - step.to(latents.dtype)).detach()
+        if not step.abs().sum().item():
+            return latents
+        return (latents - step.detach().to(latents.dtype)).detach()
 
     def __call__(self, pipe, i: int, t, callback_kwargs: dict) -> dict:
         """diffusers' ``callback_on_step_end``: guide the latents of the next step for the first steps."""
