@@ -138,8 +138,8 @@ def test_guidance_step_lowers_the_loss(pipe):
 
 def test_callback_leaves_unrelated_captions_alone(pipe):
     z = torch.randn((1, 4, 16, 16))
-    for caption, kw in (("a red circle", {}), ("a red circle above a blue square", {"eta": 0.0}),
-                        ("a red circle above a blue square", {"steps": 0})):
+    for caption, kw in (("a red circle", {"excite": 0}), ("a red circle above a blue square", {"eta": 0.0}),
+                        ("a red circle above a blue square", {"steps": 0}), ("a red circle", {"steps": 0})):
         cb = RelationGuidance(pipe, caption, **kw)
         assert not cb.active
         assert cb(pipe, 0, 999, {"latents": z})["latents"] is z
@@ -158,7 +158,7 @@ def test_guided_pipeline_changes_only_relation_images(pipe):
     kw = {"num_inference_steps": 4, "guidance_scale": 5.0, "output_type": "np"}
     for caption, same in (("a small red circle", True), ("a red circle above a blue square", False)):
         bare = pipe(caption, generator=torch.Generator().manual_seed(0), **kw).images[0]
-        cb = RelationGuidance(pipe, caption, steps=2)
+        cb = RelationGuidance(pipe, caption, steps=2, excite=0)
         guided = pipe(caption, generator=torch.Generator().manual_seed(0), callback_on_step_end=cb,
                       callback_on_step_end_tensor_inputs=["latents"], **kw).images[0]
         assert np.array_equal(bare, guided) == same
@@ -176,7 +176,10 @@ def test_excite_guides_one_object_captions(pipe):
     assert not torch.equal(z1, z)
     cb.guide(z1, t)
     assert 0 < cb.losses[1] < cb.losses[0]
-    with pytest.raises(ValueError, match="excite must be a number >= 0"):
+    # the default: excite 0.3 on one-object captions only
+    assert RelationGuidance(pipe, "a red circle").excite == 0.3
+    assert RelationGuidance(pipe, "a red circle above a blue square").excite == 0.0
+    with pytest.raises(ValueError, match="excite must be None or a number >= 0"):
         RelationGuidance(pipe, "a red circle", excite=-0.1)
     with pytest.raises(ValueError, match="tau must be a number in"):
         RelationGuidance(pipe, "a red circle", tau=1.5)
