@@ -73,18 +73,18 @@ def main(argv=None) -> dict:
     rows = {k: [] for k in settings}
     pipe(scenes[0].caption, num_inference_steps=25, guidance_scale=a.guidance, output_type="np")  # warm-up
     for i, sc in enumerate(scenes):
-        for mode in rows:
-            cb = RelationGuidance(pipe, sc.caption, steps=a.steps, margin=a.margin, **(settings[mode] or {}))
-            kw = {"callback_on_step_end": cb, "callback_on_step_end_tensor_inputs": ["latents"]} \
-                if settings[mode] else {}
+        for mode, out in rows.items():
+            cb = RelationGuidance(pipe, sc.caption, steps=a.steps, margin=a.margin, **settings[mode]) \
+                if settings[mode] else None
+            kw = {"callback_on_step_end": cb, "callback_on_step_end_tensor_inputs": ["latents"]} if cb else {}
             t0 = time.perf_counter()
             img = pipe(sc.caption, num_inference_steps=25, guidance_scale=a.guidance,
                        generator=torch.Generator().manual_seed(a.seed + i), output_type="np", **kw).images[0]
             sec = time.perf_counter() - t0
             s = score_caption((img * 255).round().astype(np.uint8), sc.caption, classifier=clf)
-            rows[mode].append({"seconds": sec, "count_ok": s["count_ok"], "attributes_ok": s["attributes_ok"],
-                               "relation_ok": s["relation_ok"], "guided": bool(settings[mode]) and cb.active,
-                               "final_loss": cb.losses[-1] if cb.losses else None})
+            out.append({"seconds": sec, "count_ok": s["count_ok"], "attributes_ok": s["attributes_ok"],
+                        "relation_ok": s["relation_ok"], "guided": bool(cb and cb.active),
+                        "final_loss": cb.losses[-1] if cb and cb.losses else None})
         if (i + 1) % 25 == 0:
             print(f"{i + 1}/{a.n} captions", flush=True)
 
@@ -107,7 +107,6 @@ def main(argv=None) -> dict:
     b, g = res["bare"], res["guided"]
     res["time_ratio_relation_images"] = g["seconds_per_relation_image"] / b["seconds_per_relation_image"]
     res["time_ratio_all_images"] = g["seconds_per_image"] / b["seconds_per_image"]
-
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
     print(f"{a.n} test captions ({b['n_relation_captions']} with a relation), eta {a.eta}, {a.steps} guided steps")

@@ -120,17 +120,22 @@ def pipe():
     torch.set_num_threads(threads)
 
 
+def _guide_twice(pipe, cb, seed: int) -> None:
+    """Two guidance steps at the second of 25 timesteps; the first must move the latents."""
+    pipe.scheduler.set_timesteps(25)
+    t = pipe.scheduler.timesteps[1]
+    z = torch.randn((1, 4, 16, 16), generator=torch.Generator().manual_seed(seed))
+    z1 = cb.guide(z, t)
+    assert not torch.equal(z1, z)
+    cb.guide(z1, t)
+
+
 def test_guidance_step_lowers_the_loss(pipe):
     """One guidance step moves the latents downhill: the loss at the same timestep falls."""
     caption = "a red circle below a blue square"
     cb = RelationGuidance(pipe, caption, eta=0.5)
     assert cb.active and cb.relation == "below"
-    pipe.scheduler.set_timesteps(25)
-    t = pipe.scheduler.timesteps[1]
-    z = torch.randn((1, 4, 16, 16), generator=torch.Generator().manual_seed(0))
-    z1 = cb.guide(z, t)
-    assert not torch.equal(z1, z)
-    cb.guide(z1, t)
+    _guide_twice(pipe, cb, seed=0)
     assert cb.losses[1] < cb.losses[0]
     # the recording processors of the pipeline are back in place
     assert not any(type(p).__name__ == "GroundingProcessor" for p in pipe.unet.attn_processors.values())
@@ -169,12 +174,7 @@ def test_excite_guides_one_object_captions(pipe):
     """With ``excite > 0`` a one-object caption is guided too, and one step lowers its excite loss."""
     cb = RelationGuidance(pipe, "a small red circle", excite=1.0, tau=0.99)
     assert cb.active and not cb.relate and cb.objects == [[2, 3, 4]]
-    pipe.scheduler.set_timesteps(25)
-    t = pipe.scheduler.timesteps[1]
-    z = torch.randn((1, 4, 16, 16), generator=torch.Generator().manual_seed(1))
-    z1 = cb.guide(z, t)
-    assert not torch.equal(z1, z)
-    cb.guide(z1, t)
+    _guide_twice(pipe, cb, seed=1)
     assert 0 < cb.losses[1] < cb.losses[0]
     # the default: excite 0.3 on one-object captions only
     assert RelationGuidance(pipe, "a red circle").excite == 0.3

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 import torch
 
 from .locate import parse_caption
@@ -82,11 +81,17 @@ def object_token_positions(caption: str, tokenizer) -> list[list[int]]:
     return positions + [[] for _ in range(len(objs) - len(positions))]
 
 
-def _centroid(probs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """(x, y) in [0, 1] of the summed attention of the tokens ``idx``; probs (L, T), L a square."""
-    side = int(round(probs.shape[0] ** 0.5))
+def _side(probs: torch.Tensor) -> int:
+    """Side of the square layer whose (L, T) probabilities are given; ValueError if L is no square."""
+    side = round(probs.shape[0] ** 0.5)
     if side * side != probs.shape[0]:
         raise ValueError(f"probs must have a square number of pixels, got {probs.shape[0]}")
+    return side
+
+
+def _centroid(probs: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """(x, y) in [0, 1] of the summed attention of the tokens ``idx``; probs (L, T), L a square."""
+    side = _side(probs)
     a = probs[:, idx].sum(-1)
     a = a / a.sum().clamp_min(1e-12)
     grid = torch.linspace(0.0, 1.0, side, dtype=probs.dtype, device=probs.device)
@@ -173,9 +178,7 @@ def excite_loss(probs: list, objects, tau: float = 0.5) -> torch.Tensor:
     total, used = torch.zeros(()), 0
     for p in probs:
         p = p[0] if p.dim() == 3 else p
-        side = int(round(p.shape[0] ** 0.5))
-        if side * side != p.shape[0]:
-            raise ValueError(f"probs must have a square number of pixels, got {p.shape[0]}")
+        side = _side(p)
         if side < 8:
             continue
         used += 1
@@ -288,16 +291,15 @@ class RelationGuidance:
                         excite_loss([pr[b] for pr in sink], self.objects, self.tau)
                         for b in range(z.shape[0])]).sum()))
                 self.losses.append(float(sum(float(loss.detach()) for _, loss in terms)))
+                terms = [(eta, loss) for eta, loss in terms if loss.item() != 0.0]
+                if not terms:
+                    return latents
                 step = torch.zeros_like(z)
                 for eta, loss in terms:  # each term its own normalised step
-                    if loss.item() == 0.0:
-                        continue
                     (grad,) = torch.autograd.grad(loss, z, retain_graph=True)
                     step = step + eta * 0.1 * grad / grad.abs().mean().clamp_min(1e-12)
         finally:
             unet.set_attn_processor(saved)
-        if not step.abs().sum().item():
-            return latents
         return (latents - step.detach().to(latents.dtype)).detach()
 
     def __call__(self, pipe, i: int, t, callback_kwargs: dict) -> dict:
