@@ -37,7 +37,8 @@ from pathlib import Path
 import torch
 
 from gsemlab.attention import AttentionStore
-from gsemlab.models import TOY_PATH, tiny_random_pipeline
+from gsemlab.models import TOY_PATH
+from gsemlab.testing import tiny_random_pipeline
 
 PROMPT = "a small red circle above a large blue square"
 RESULTS = Path(__file__).resolve().parent / "results" / "attention_overhead.json"

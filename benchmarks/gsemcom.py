@@ -40,7 +40,7 @@ import torch
 
 from gsemlab.calibration import load_calibration
 from gsemlab.gsemcom import GSemCom, _border, user_seed
-from gsemlab.link import bsc
+from gsemlab.channel import bsc
 from gsemlab.packing import Packet
 from gsemlab.prompt import load_nlp
 from gsemlab.toyworld.world import BACKGROUNDS, sample_scenes
@@ -96,7 +96,7 @@ def load(tiny: bool):
         return load_backend("toy", device="cpu"), None
     import tempfile
 
-    from gsemlab.models import tiny_random_pipeline
+    from gsemlab.testing import tiny_random_pipeline
 
     folder = tempfile.mkdtemp(prefix="tiny-sd-")
     tiny_random_pipeline(seed=0).save_pretrained(folder)

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import AttnProcessor2_0
 
-__all__ = ["AttentionStore", "LayerInfo", "binarize", "word_tokens"]
+__all__ = ["AttentionStore", "LayerInfo", "binarize", "bytes_to_unicode", "output", "probabilities", "project", "word_tokens"]
 
 _BLOCKS = ("down", "mid", "up")
 _WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
@@ -64,7 +64,7 @@ class LayerInfo:
 
 
 # ----------------------------------------------------------------------------------------- processor
-def _project(attn, hidden_states, encoder_hidden_states, temb, *, value: bool):
+def project(attn, hidden_states, encoder_hidden_states, temb, *, value: bool):
     """Query, key (and value) of diffusers' ``Attention``, split into heads: (batch, heads, len, head_dim).
 
     The same operations, in the same order, as diffusers' ``AttnProcessor2_0``.
@@ -100,7 +100,7 @@ def _project(attn, hidden_states, encoder_hidden_states, temb, *, value: bool):
     return query, key, v, residual, shape4
 
 
-def _output(attn, hidden_states, residual, shape4):
+def output(attn, hidden_states, residual, shape4):
     """The rest of diffusers' ``AttnProcessor2_0`` after attention: merge the heads of
     (batch, heads, len, head_dim), project out, restore a 4-D input's shape, add the residual, rescale."""
     batch, heads, _, head_dim = hidden_states.shape
@@ -113,7 +113,7 @@ def _output(attn, hidden_states, residual, shape4):
     return hidden_states / attn.rescale_output_factor
 
 
-def _probabilities(query, key, attention_mask, scale: float) -> torch.Tensor:
+def probabilities(query, key, attention_mask, scale: float) -> torch.Tensor:
     """Eq. 6: softmax(Q K^T * scale) in float32; (batch, heads, queries, tokens)."""
     scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * scale  # (B, heads, L, T)
     if attention_mask is not None:
@@ -146,23 +146,23 @@ class _RecordingProcessor:
         if not self.fast:
             out = self._original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, args, kwargs)
             with torch.no_grad():
-                query, key, *_ = _project(attn, hidden_states[cond], encoder_hidden_states[cond],
+                query, key, *_ = project(attn, hidden_states[cond], encoder_hidden_states[cond],
                                           None if temb is None else temb[cond], value=False)
-                probs = _probabilities(query, key, None if mask is None else mask[cond], attn.scale)
+                probs = probabilities(query, key, None if mask is None else mask[cond], attn.scale)
             self.store._record(self.name, probs)
             return out
 
         # The body of diffusers' AttnProcessor2_0, with one extra line that records the probabilities.
-        query, key, value, residual, shape4 = _project(attn, hidden_states, encoder_hidden_states, temb,
+        query, key, value, residual, shape4 = project(attn, hidden_states, encoder_hidden_states, temb,
                                                        value=True)
         head_dim = query.shape[-1]  # query: (batch, heads, queries, head_dim)
         with torch.no_grad():  # SDPA's scale is 1/sqrt(head_dim): record what the layer computes
-            self.store._record(self.name, _probabilities(query[cond], key[cond],
+            self.store._record(self.name, probabilities(query[cond], key[cond],
                                                          None if mask is None else mask[cond],
                                                          1.0 / math.sqrt(head_dim)))
         hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0,
                                                        is_causal=False)
-        return _output(attn, hidden_states.to(query.dtype), residual, shape4)
+        return output(attn, hidden_states.to(query.dtype), residual, shape4)
 
     def _original(self, attn, hidden_states, encoder_hidden_states, attention_mask, temb, args, kwargs):
         if temb is not None:
@@ -181,7 +181,7 @@ def _token_spans(tokenizer, prompt: str) -> list[tuple[int, int]]:
     return _align_tokens(tokenizer, prompt)[:limit]
 
 
-def _bytes_to_unicode() -> dict[int, str]:
+def bytes_to_unicode() -> dict[int, str]:
     """GPT-2/CLIP byte-level alphabet: every byte mapped to a printable character."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1))
     bs += list(range(ord("\xae"), ord("\xff") + 1))
@@ -195,7 +195,7 @@ def _bytes_to_unicode() -> dict[int, str]:
     return dict(zip(bs, map(chr, cs)))
 
 
-_BYTE_OF = {c: b for b, c in _bytes_to_unicode().items()}
+_BYTE_OF = {c: b for b, c in bytes_to_unicode().items()}
 
 
 def _decode_token(token: str) -> str:

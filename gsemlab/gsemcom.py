@@ -983,7 +983,7 @@ class GSemCom:
             Seed of the MASP's generation; the user's noise uses :func:`user_seed` of it.
         channel : callable, optional
             ``channel(bytes) -> bytes or None`` applied to the packet's bytes, e.g.
-            ``functools.partial(gsemlab.link.bsc, p=1e-4, rng=0)``; None is a perfect link.
+            ``functools.partial(gsemlab.channel.bsc, p=1e-4, rng=0)``; None is a perfect link.
         generation : Generation, optional
             A generation of the same prompt and seed to reuse (skips the generation stage).
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from ._checks import as_float_array, check_positive_float, scalar_or_array
+from .checks import as_float_array, as_rng, check_positive_float, scalar_or_array
 from .config import JPSQConfig
 
 __all__ = [
@@ -210,7 +210,7 @@ def gaussian_noise_image(shape, rng=None, *, mean: float = NOISE_MEAN, std: floa
     """
     std = check_positive_float(std, "std")
     mean = float(as_float_array(mean, "mean"))
-    x = np.random.default_rng(rng).normal(mean, std, size=tuple(shape))
+    x = as_rng(rng).normal(mean, std, size=tuple(shape))
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
@@ -249,7 +249,7 @@ def calibrate_t_max(
     """
     if not callable(distance_fn):
         raise TypeError(f"distance_fn must be callable, got {type(distance_fn).__name__}")
-    gen = np.random.default_rng(rng)
+    gen = as_rng(rng)
     distances = []
     for k, img in enumerate(images):
         arr = _as_image(img, k)

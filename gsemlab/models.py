@@ -17,7 +17,7 @@ Two backends share this code path:
     Real Stable Diffusion 2.1 base and SD 2 inpainting (community mirrors; SD 1.5 as fallbacks),
     DreamSim and pyiqa's NIMA, for readers with a GPU. Needs ``pip install "gsemlab[hub]"``.
 
-:func:`tiny_random_pipeline` builds random-weight pipelines of the same classes from configs (no
+:func:`gsemlab.testing.tiny_random_pipeline` builds random-weight pipelines of the same classes from configs (no
 download); the tests save them to a temporary folder and load them through :func:`load_backend`, the
 same code that loads the real models.
 """
@@ -45,7 +45,6 @@ __all__ = [
     "Backend",
     "BackendUnavailableError",
     "load_backend",
-    "tiny_random_pipeline",
 ]
 
 #: Folder of the bundled toy text-to-image pipeline (a diffusers ``StableDiffusionPipeline`` folder).
@@ -385,131 +384,3 @@ def _hub_metrics(device: torch.device):
         return float(nima(x).reshape(-1)[0])
 
     return distance, quality
-
-
-# ------------------------------------------------------------------------------ tiny random pipelines
-_TINY_WORDS = ["a", "an", "the", "of", "to", "and", "on", "in", "with", "is", "small", "large", "big", "red", "green", "blue", "yellow", "purple", "orange", "white", "black", "gray", "circle", "square", "triangle", "star", "diamond", "cross", "above", "below", "left", "right", "next", "beside", "near", "sitting", "resting", "slowly", "quietly", "gently", "background", "car", "city", "driving", "through", "dog", "cat", "man", "hat"]
-
-
-def _tiny_tokenizer(model_max_length: int):
-    """A CLIP BPE tokenizer over bytes with whole-word merges for a few words (others split into bytes)."""
-    from transformers import CLIPTokenizer
-
-    from gsemlab.attention import _bytes_to_unicode
-
-    alphabet = list(_bytes_to_unicode().values())
-    vocab = {c: i for i, c in enumerate(alphabet + [c + "</w>" for c in alphabet])}
-    merges = []
-    for word in _TINY_WORDS:  # merge chain: s m -> sm, sm a -> sma, ..., smal l</w> -> small</w>
-        parts = list(word[:-1]) + [word[-1] + "</w>"]
-        cur = parts[0]
-        for part in parts[1:]:
-            if f"{cur} {part}" not in merges:
-                merges.append(f"{cur} {part}")
-            cur += part
-            vocab.setdefault(cur, len(vocab))
-    for special in ("<|startoftext|>", "<|endoftext|>"):
-        vocab[special] = len(vocab)
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "vocab.json").write_text(json.dumps(vocab))
-        Path(tmp, "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-        return CLIPTokenizer.from_pretrained(tmp, model_max_length=model_max_length)
-
-
-def tiny_random_pipeline(
-    *,
-    sample_size: int = 16,
-    vae_scale_factor: int = 4,
-    block_out_channels: Sequence[int] = (32, 64),
-    cross_attention_dim: int = 32,
-    context_length: int = 77,
-    attention_levels: Sequence[int] | None = None,
-    inpainting: bool = False,
-    seed: int = 0,
-):
-    """Build a random-weight Stable Diffusion pipeline from configs (no download), for tests and demos.
-
-    Same classes as real Stable Diffusion: CLIP tokenizer (byte-level BPE over a small vocabulary),
-    ``CLIPTextModel``, ``AutoencoderKL``, ``UNet2DConditionModel`` with cross-attention (in the chosen
-    levels' down and up blocks and the mid block), ``DDIMScheduler``. The defaults mirror the toy model's geometry (64x64 images, 16x16
-    latents, cross-attention at 16x16 and 8x8); ``sample_size=64, vae_scale_factor=8`` gives daam's
-    512-pixel configuration.
-
-    Parameters
-    ----------
-    sample_size : int
-        Latent side in pixels of the latent grid.
-    vae_scale_factor : int
-        Image side / latent side; a power of two >= 2.
-    block_out_channels : sequence of int
-        UNet channels per level (each level has one cross-attention layer per down/up resnet).
-    cross_attention_dim : int
-        Width of the text encoder (the context of the cross-attention).
-    context_length : int
-        Token positions of the text encoder (77 in Stable Diffusion).
-    attention_levels : sequence of int, optional
-        UNet levels (0 = the full latent grid) whose blocks have cross-attention; default every level.
-        Leaving level 0 out keeps a 64x64 latent grid fast on a CPU (no self-attention over 4096 tokens).
-    inpainting : bool
-        Return a ``StableDiffusionInpaintPipeline`` with a 9-channel UNet (latents, mask, masked image).
-    seed : int
-        Seed of the random weights (the global torch RNG is left untouched).
-
-    Returns
-    -------
-    diffusers.StableDiffusionPipeline or diffusers.StableDiffusionInpaintPipeline
-        On CPU, float32, progress bar off, no safety checker.
-    """
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        StableDiffusionInpaintPipeline,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    for arg, value in (("sample_size", sample_size), ("cross_attention_dim", cross_attention_dim),
-                       ("context_length", context_length), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if arg == "seed" else 1):
-            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-    if isinstance(vae_scale_factor, bool) or not isinstance(vae_scale_factor, int) or vae_scale_factor < 2 \
-            or vae_scale_factor & (vae_scale_factor - 1):
-        raise ValueError(f"vae_scale_factor must be a power of two >= 2, got {vae_scale_factor!r}")
-    channels = tuple(int(c) for c in block_out_channels)
-    if not channels or any(c < 8 or c % 8 for c in channels):
-        raise ValueError(f"block_out_channels must be multiples of 8, got {block_out_channels!r}")
-    levels_with_attention = set(range(len(channels)) if attention_levels is None else attention_levels)
-    if not levels_with_attention <= set(range(len(channels))):
-        raise ValueError(f"attention_levels must be indices below {len(channels)}, got {attention_levels!r}")
-    down = tuple("CrossAttnDownBlock2D" if i in levels_with_attention else "DownBlock2D" for i in range(len(channels)))
-    up = tuple("CrossAttnUpBlock2D" if i in levels_with_attention else "UpBlock2D"
-               for i in reversed(range(len(channels))))
-    tokenizer = _tiny_tokenizer(context_length)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        text_encoder = CLIPTextModel(CLIPTextConfig(
-            vocab_size=len(tokenizer), hidden_size=cross_attention_dim, intermediate_size=2 * cross_attention_dim,
-            num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=context_length,
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        ))
-        levels = vae_scale_factor.bit_length()  # factor 2**(levels - 1)
-        vae = AutoencoderKL(
-            in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(8,) * levels,
-            down_block_types=("DownEncoderBlock2D",) * levels, up_block_types=("UpDecoderBlock2D",) * levels,
-            layers_per_block=1, norm_num_groups=4, sample_size=sample_size * vae_scale_factor,
-        )
-        unet = UNet2DConditionModel(
-            sample_size=sample_size, in_channels=9 if inpainting else 4, out_channels=4,
-            block_out_channels=channels, layers_per_block=1, norm_num_groups=8,
-            down_block_types=down, up_block_types=up,
-            cross_attention_dim=cross_attention_dim, attention_head_dim=8,
-        )
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    cls = StableDiffusionInpaintPipeline if inpainting else StableDiffusionPipeline
-    pipe = cls(vae=vae, text_encoder=text_encoder.eval(), tokenizer=tokenizer, unet=unet.eval(),
-               scheduler=scheduler, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.cluster import DBSCAN
 
-from ._checks import check_positive_float, check_positive_int
+from .checks import check_positive_float, check_positive_int
 from .config import GSemComConfig
 
 __all__ = ["clean_mask", "cluster_map"]

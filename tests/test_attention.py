@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from gsemlab.attention import AttentionStore, _align_tokens, binarize, word_tokens
-from gsemlab.models import tiny_random_pipeline
+from gsemlab.testing import tiny_random_pipeline
 
 PROMPT = "a small red circle floating above a blue squares"
 # Tokens of PROMPT under the tiny tokenizer (whole-word merges for a, small, red, circle, above, blue; no

@@ -1,6 +1,6 @@
 """Tests of gsemlab.gsemcom (Algorithm 1, Sec. IV-D), gsemlab.link and gsemlab.calibration.
 
-They run on a tiny random-weight Stable Diffusion pipeline (gsemlab.models.tiny_random_pipeline),
+They run on a tiny random-weight Stable Diffusion pipeline (gsemlab.testing.tiny_random_pipeline),
 saved to a temporary folder and loaded through gsemlab.models.load_backend, with stand-in metrics:
 distance = mean absolute pixel difference / 255, quality = 1 + 9 * (pixel std / 127.5). So nothing
 depends on trained weights; the random model's images are noise, but every mechanism (budget, mask,
@@ -24,7 +24,7 @@ from gsemlab.attention import binarize
 from gsemlab.calibration import calibrate_backend, load_calibration, load_t_max
 from gsemlab.config import GSemComConfig
 from gsemlab.gsemcom import Generation, GSemCom, _cover, user_seed, xi_per_rank
-from gsemlab.link import bit_errors, bsc, erasure
+from gsemlab.channel import bit_errors, bsc, erasure
 from gsemlab.packing import Packet, PacketError
 from gsemlab.prompt import deconstruct
 
@@ -42,7 +42,8 @@ def _quality(img) -> float:
 
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
-    from gsemlab.models import load_backend, tiny_random_pipeline
+    from gsemlab.models import load_backend
+    from gsemlab.testing import tiny_random_pipeline
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models: one thread is fastest, and immune to a busy machine

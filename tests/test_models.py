@@ -19,7 +19,8 @@ import pytest
 import torch
 import urllib3  # noqa: F401 - imported now: on import it probes IPv6 with a socket, which pytest-socket flags
 
-from gsemlab.models import TOY_PATH, Backend, BackendUnavailableError, load_backend, tiny_random_pipeline
+from gsemlab.models import TOY_PATH, Backend, BackendUnavailableError, load_backend
+from gsemlab.testing import tiny_random_pipeline
 
 MISSING_ID = "gsemlab-tests/no-such-model"  # never on the Hub, never cached
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..attention import _output, _probabilities, _project
+from ..attention import output, probabilities, project
 from .world import ADVERBS, VERBS
 
 BACKGROUND_BIT = 8  # bits 1, 2, 4: objects 0, 1, 2; bit 8: background
@@ -129,12 +129,12 @@ class GroundingProcessor:
                  *args, **kwargs):
         if encoder_hidden_states is None:
             raise RuntimeError("GroundingProcessor is meant for cross-attention layers only")
-        query, key, value, residual, shape4 = _project(attn, hidden_states, encoder_hidden_states, temb,
+        query, key, value, residual, shape4 = project(attn, hidden_states, encoder_hidden_states, temb,
                                                        value=True)
-        probs = _probabilities(query, key, None, 1.0 / math.sqrt(query.shape[-1]))  # (B, heads, L, T)
+        probs = probabilities(query, key, None, 1.0 / math.sqrt(query.shape[-1]))  # (B, heads, L, T)
         if self.sink is not None:
             self.sink.append(probs.mean(1))
-        return _output(attn, torch.matmul(probs.to(value.dtype), value), residual, shape4)
+        return output(attn, torch.matmul(probs.to(value.dtype), value), residual, shape4)
 
 
 def install(unet) -> list[GroundingProcessor]:

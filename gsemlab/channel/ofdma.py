@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import exp1
 
-from ._checks import as_float_array, check_positive_int, scalar_or_array
-from .config import ChannelConfig
+from ..checks import as_float_array, as_rng, check_positive_int, scalar_or_array
+from ..config import ChannelConfig
 
 __all__ = ["drop_users", "expected_capacity", "max_payload_bits", "ofdma_capacity", "rayleigh_gains"]
 
@@ -48,7 +48,7 @@ def rayleigh_gains(distances_m, rng=None, *, n_draws: int | None = None, path_lo
     d = as_float_array(distances_m, "distances_m", low=0.0, strict=True)
     alpha = float(as_float_array(path_loss_exponent, "path_loss_exponent", low=0.0))
     shape = d.shape if n_draws is None else (check_positive_int(n_draws, "n_draws"), *d.shape)
-    gamma = np.random.default_rng(rng).exponential(1.0, size=shape)
+    gamma = as_rng(rng).exponential(1.0, size=shape)
     return scalar_or_array(gamma * d ** (-alpha))
 
 
@@ -154,7 +154,7 @@ def drop_users(
     big_r = float(as_float_array(max_distance_m, "max_distance_m", low=0.0, strict=True))
     if big_r <= r:
         raise ValueError(f"max_distance_m must be > min_distance_m, got {big_r} <= {r}")
-    u = np.random.default_rng(rng).random(shape)
+    u = as_rng(rng).random(shape)
     return np.sqrt(r**2 + u * (big_r**2 - r**2))
 
 

@@ -21,6 +21,8 @@ import numbers
 
 import numpy as np
 
+from ..checks import as_rng
+
 __all__ = ["bit_errors", "bsc", "erasure"]
 
 
@@ -63,7 +65,7 @@ def bsc(data, p, rng=None) -> bytes:
     """
     arr = _check_data(data)
     p = _check_probability(p)
-    gen = np.random.default_rng(rng)
+    gen = as_rng(rng)
     flips = gen.random((arr.size, 8)) < p  # (n, 8) one draw per bit
     return (arr ^ np.packbits(flips, axis=1)[:, 0]).tobytes()
 
@@ -97,7 +99,7 @@ def erasure(data, p, rng=None, *, unit: str = "byte", fill: int = 0) -> bytes | 
         raise ValueError(f"unit must be 'byte' or 'packet', got {unit!r}")
     if isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
         raise ValueError(f"fill must be an int in [0, 255], got {fill!r}")
-    gen = np.random.default_rng(rng)
+    gen = as_rng(rng)
     if unit == "packet":
         return None if gen.random() < p else arr.tobytes()
     out = arr.copy()
