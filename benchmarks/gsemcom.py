@@ -39,7 +39,8 @@ import numpy as np
 import torch
 
 from gsemlab.calibration import load_calibration
-from gsemlab.gsemcom import GSemCom, _border, user_seed
+from gsemlab.gsemcom import GSemCom, user_seed
+from gsemlab.gsemcom.decoder import border_pixels
 from gsemlab.channel import bsc
 from gsemlab.packing import Packet
 from gsemlab.prompt import load_nlp
@@ -334,7 +335,7 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
 
 def source_background(image: np.ndarray) -> str:
     """The ShapesWorld background (key of ``BACKGROUNDS``) nearest to the median of the image's border."""
-    med = np.median(_border(image).astype(float), axis=0)
+    med = np.median(border_pixels(image).astype(float), axis=0)
     return min(BACKGROUNDS, key=lambda b: float(np.sum((med - np.asarray(BACKGROUNDS[b])) ** 2)))
 
 
@@ -368,6 +369,9 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
     figure(res, out.with_suffix(".png"))
+    from summaries import write_for  # benchmarks/summaries.py: the fields chapter 7 shows, as package data
+
+    write_for(out)
     c = res["checks"]
     print(json.dumps({k: round(v, 4) for k, v in c.items()}, indent=1))
     print(f"wrote {out} and {out.with_suffix('.png')}")

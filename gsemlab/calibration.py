@@ -32,7 +32,7 @@ import numpy as np
 from .config import GSemComConfig
 from .jpsq import calibrate_t_max, gaussian_noise_image
 
-__all__ = ["CALIBRATION_PATH", "calibrate_backend", "calibrate_backend_t_max", "load_calibration", "load_t_max"]
+__all__ = ["CALIBRATION_PATH", "calibrate_backend", "load_calibration", "load_t_max"]
 
 #: The cache of calibrated constants, one entry per backend name.
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "t_max.json"
@@ -140,19 +140,6 @@ def calibrate_backend(backend, n: int = 200, seed: int = 0, *, prompts=None,
         "image_size": int(backend.image_size),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-
-
-def calibrate_backend_t_max(backend, n: int = 200, seed: int = 0) -> float:
-    """``t_max`` of Eq. 18 on a backend: mean distance of ``n`` generated images to Gaussian noise.
-
-    Generates ``n`` images from ShapesWorld test captions (:func:`calibration_prompts`) with
-    ``backend.pipe`` and calls :func:`gsemlab.jpsq.calibrate_t_max` with ``backend.distance``.
-
-    Returns
-    -------
-    float
-    """
-    return calibrate_backend(backend, n, seed)["t_max"]
 
 
 def _read(path: Path) -> dict:

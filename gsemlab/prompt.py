@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .checks import readonly
+
 if TYPE_CHECKING:  # pragma: no cover
     import spacy
 
@@ -38,11 +40,11 @@ __all__ = [
     "SPACY_POS_TO_CLASS",
     "Deconstruction",
     "deconstruct",
-    "deconstruct_parse",
     "importance",
     "iou_matrix",
     "load_nlp",
     "pos_class",
+    "rank_order",
     "rank_words",
 ]
 
@@ -133,11 +135,6 @@ def load_nlp() -> spacy.Language:
 def _is_word(text: str) -> bool:
     """True when ``text`` has a character that is neither whitespace nor punctuation."""
     return any(not ch.isspace() and not unicodedata.category(ch).startswith("P") for ch in text)
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,20 +285,13 @@ def _build(tokens, classes, heads, token_spans, prompt: str, *, name: str) -> De
         tokens=tuple(tokens),
         classes=classes,
         heads=heads_t,
-        C=_readonly(C),
+        C=readonly(C),
         kept=kept,
         words=tuple(tokens[i] for i in kept),
-        C_star=_readonly(C[np.ix_(idx, idx)].copy()),
+        C_star=readonly(C[np.ix_(idx, idx)].copy()),
         spans=tuple(tuple(token_spans[i]) for i in kept),
         prompt=prompt,
     )
-
-
-def deconstruct_parse(
-    tokens: Sequence[str], classes: Sequence[str], heads: Sequence[int], *, prompt: str | None = None
-) -> Deconstruction:
-    """Alias of :meth:`Deconstruction.from_parse` (Eq. 9 for a given parse)."""
-    return Deconstruction.from_parse(tokens, classes, heads, prompt=prompt)
 
 
 def deconstruct(prompt: str, nlp: spacy.Language | None = None) -> Deconstruction:
@@ -455,6 +445,27 @@ def importance(C_star, D_star) -> np.ndarray:
     return e / e.sum()
 
 
+def rank_order(s) -> tuple[int, ...]:
+    """Indices of the kept words by decreasing importance (Eq. 12), ties kept in prompt order.
+
+    Parameters
+    ----------
+    s : array of float, shape (K,)
+        Importance scores, e.g. from :func:`importance`.
+
+    Returns
+    -------
+    tuple of int, length K
+        ``np.argsort(-s, kind="stable")``: the first index is the most important word.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"s must be a 1-D array of scores, got shape {s.shape}")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("s must be finite")
+    return tuple(int(k) for k in np.argsort(-s, kind="stable"))
+
+
 def rank_words(dec: Deconstruction, s) -> list[str]:
     """Kept words ordered by decreasing importance (Eq. 12), ties kept in prompt order.
 
@@ -468,14 +479,11 @@ def rank_words(dec: Deconstruction, s) -> list[str]:
     Returns
     -------
     list of str
-        ``[dec.words[k] for k in np.argsort(-s, kind="stable")]``; the same order sorts the
-        binary maps for Eq. 14.
+        ``[dec.words[k] for k in rank_order(s)]``; the same order sorts the binary maps for Eq. 14.
     """
     if not isinstance(dec, Deconstruction):
         raise TypeError(f"dec must be a Deconstruction, got {type(dec).__name__}")
     s = np.asarray(s, dtype=np.float64)
     if s.shape != (len(dec.words),):
         raise ValueError(f"s must have shape ({len(dec.words)},), one score per kept word, got {s.shape}")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("s must be finite")
-    return [dec.words[k] for k in np.argsort(-s, kind="stable")]
+    return [dec.words[k] for k in rank_order(s)]

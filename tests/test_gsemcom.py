@@ -23,7 +23,8 @@ from sklearn.metrics import jaccard_score
 from gsemlab.attention import binarize
 from gsemlab.calibration import calibrate_backend, load_calibration, load_t_max
 from gsemlab.config import GSemComConfig
-from gsemlab.gsemcom import Generation, GSemCom, _cover, user_seed, xi_per_rank
+from gsemlab.gsemcom import Generation, GSemCom, user_seed, xi_per_rank
+from gsemlab.gsemcom.decoder import cover_blocks, fill_image
 from gsemlab.channel import bit_errors, bsc, erasure
 from gsemlab.packing import Packet, PacketError
 from gsemlab.prompt import deconstruct
@@ -95,7 +96,7 @@ def test_cover_marks_whole_latent_blocks_by_hand():
     expected = np.zeros((4, 6), bool)
     expected[0:2, 0:2] = True
     expected[2:4, 4:6] = True
-    np.testing.assert_array_equal(_cover(repaint, 2), expected)
+    np.testing.assert_array_equal(cover_blocks(repaint, 2), expected)
 
 
 def test_user_seed_is_a_different_stream():
@@ -340,7 +341,6 @@ def test_profile_memory_records_every_stage(gs, generation):
 def test_ring_fill_by_hand():
     """``fill="ring"`` on a 6x6 image worked by hand: a received 4x4 frame (rows/cols 1-4) around
     a 2x2 hole, with received border pixels on the left column only."""
-    from gsemlab.gsemcom import _filled
 
     img = np.zeros((6, 6, 3), np.uint8)
     mask = np.zeros((6, 6), bool)
@@ -351,7 +351,7 @@ def test_ring_fill_by_hand():
     mask[:, 0] = True
     img[:, 0] = [(9, 9, 9)] * 3 + [(1, 2, 3)] * 3  # border pixels: median (5, 5.5, 6) -> (5, 6, 6)
     packet = Packet(mask=mask, pixels=img[mask], prompt=PROMPT)
-    out = _filled(packet, "ring", background=(245, 245, 245))
+    out = fill_image(packet, "ring", background=(245, 245, 245))
     assert np.array_equal(out[mask], img[mask])
     # ring of the inner hole: the 8 frame pixels sharing an edge with it: 6 red and 2 blue
     assert (out[2:4, 2:4] == (200, 10, 10)).all()
@@ -361,13 +361,13 @@ def test_ring_fill_by_hand():
     mask[:, 0] = False
     outer = ~mask & ~np.pad(np.ones((2, 2), bool), 2)
     packet = Packet(mask=mask, pixels=img[mask], prompt=PROMPT)
-    assert (_filled(packet, "ring", background=(245, 245, 245))[outer] == 245).all()
-    no_prior = _filled(packet, "ring")
+    assert (fill_image(packet, "ring", background=(245, 245, 245))[outer] == 245).all()
+    no_prior = fill_image(packet, "ring")
     # the outer hole's ring: the frame's 12 outer pixels, 10 red and the 2 blue: median red
     assert (no_prior[outer] == (200, 10, 10)).all()
     empty = Packet(mask=np.zeros((4, 4), bool), pixels=np.zeros((0, 3), np.uint8), prompt=PROMPT)
-    assert (_filled(empty, "ring", background=(1, 2, 3)) == (1, 2, 3)).all()
-    assert (_filled(empty, "ring") == 128).all()
+    assert (fill_image(empty, "ring", background=(1, 2, 3)) == (1, 2, 3)).all()
+    assert (fill_image(empty, "ring") == 128).all()
 
 
 def test_toy_prior_background_is_shapesworlds_white(backend, gs):
@@ -404,13 +404,12 @@ def test_strength_keeps_the_decoder_step_count(backend):
 def test_nearest_fill_copies_the_closest_received_pixel():
     """``fill="nearest"``: every missing pixel takes the colour of a received pixel at the smallest
     Euclidean distance (checked by brute force over all received pixels)."""
-    from gsemlab.gsemcom import _filled
 
     rng = np.random.default_rng(3)
     mask = rng.random((12, 10)) < 0.15
     img = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
     packet = Packet(mask=mask, pixels=img[mask], prompt=PROMPT)
-    out = _filled(packet, "nearest")
+    out = fill_image(packet, "nearest")
     assert np.array_equal(out[mask], img[mask])
     ky, kx = np.nonzero(mask)
     for y, x in zip(*np.nonzero(~mask)):
@@ -418,4 +417,4 @@ def test_nearest_fill_copies_the_closest_received_pixel():
         candidates = {tuple(img[ky[i], kx[i]]) for i in np.flatnonzero(d2 == d2.min())}
         assert tuple(out[y, x]) in candidates
     empty = Packet(mask=np.zeros((4, 4), bool), pixels=np.zeros((0, 3), np.uint8), prompt=PROMPT)
-    assert (_filled(empty, "nearest") == 128).all()
+    assert (fill_image(empty, "nearest") == 128).all()

@@ -97,7 +97,7 @@ def test_hub_missing_metric_packages_names_the_extra(saved):
     if importlib.util.find_spec("dreamsim") and importlib.util.find_spec("pyiqa"):
         pytest.skip("the [hub] extra is installed")
     _, root = saved
-    with pytest.raises(BackendUnavailableError, match=r'pip install "gsemlab\[hub\]"'):
+    with pytest.raises(BackendUnavailableError, match=r'pip install "gsemlab\[hub\] @ git\+https://'):
         load_backend("hub", device="cpu", model_ids=[root / "sd"], inpaint_ids=())
 
 
@@ -152,7 +152,7 @@ def test_toy_missing_weights_names_path_and_retrain_command(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         load_backend("toy", path=tmp_path / "nowhere")
     assert str(tmp_path / "nowhere") in str(info.value)
-    assert "python -m gsemlab.toyworld.train all" in str(info.value)
+    assert "python -m gsemlab.training all" in str(info.value)
 
 
 def test_toy_loader_and_image_checks(saved):

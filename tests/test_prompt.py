@@ -19,7 +19,6 @@ from gsemlab.prompt import (
     POS_CLASSES,
     Deconstruction,
     deconstruct,
-    deconstruct_parse,
     importance,
     iou_matrix,
     load_nlp,
@@ -152,19 +151,19 @@ def test_word_limit(nlp):
 
 def test_from_parse_errors():
     with pytest.raises(ValueError, match="equal lengths"):
-        deconstruct_parse(["a", "car"], ["X"], [1, 1])
+        Deconstruction.from_parse(["a", "car"], ["X"], [1, 1])
     with pytest.raises(ValueError, match="heads must be token indices"):
-        deconstruct_parse(["a", "car"], ["X", "NN"], [2, 1])
+        Deconstruction.from_parse(["a", "car"], ["X", "NN"], [2, 1])
     with pytest.raises(ValueError, match="cycle"):
-        deconstruct_parse(["red", "car"], ["ADJ", "NN"], [1, 0])
+        Deconstruction.from_parse(["red", "car"], ["ADJ", "NN"], [1, 0])
     with pytest.raises(ValueError, match="tokens has no word outside class X"):
-        deconstruct_parse(["the", "a", "."], ["DET", "X", "PUNCT"], [0, 0, 0])
+        Deconstruction.from_parse(["the", "a", "."], ["DET", "X", "PUNCT"], [0, 0, 0])
     with pytest.raises(ValueError, match="tokens has 78 words"):
-        deconstruct_parse(["car"] * 78, ["NN"] * 78, [0] * 78)
+        Deconstruction.from_parse(["car"] * 78, ["NN"] * 78, [0] * 78)
     with pytest.raises(ValueError, match="not found"):
-        deconstruct_parse(["red", "car"], ["ADJ", "NN"], [1, 1], prompt="car red")
+        Deconstruction.from_parse(["red", "car"], ["ADJ", "NN"], [1, 1], prompt="car red")
     with pytest.raises(TypeError):
-        deconstruct_parse(["red", 3], ["ADJ", "NN"], [1, 1])
+        Deconstruction.from_parse(["red", 3], ["ADJ", "NN"], [1, 1])
 
 
 # ---------------------------------------------------------------- the paper's parse and Eq. 12
@@ -195,7 +194,7 @@ def test_paper_parse_matrices(paper):
     assert paper.C[3, 2] and paper.C[2, 1] and not paper.C[2, 3]  # driving->car, car->blue, not car->driving
     assert paper.spans == ((2, 6), (7, 10), (11, 18), (19, 26), (31, 35))
     # spaCy tags are accepted and mapped
-    assert deconstruct_parse(PAPER_TOKENS, ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"],
+    assert Deconstruction.from_parse(PAPER_TOKENS, ["DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"],
                              PAPER_HEADS, prompt=PROMPT) == paper  # fmt: skip
 
 
