@@ -22,34 +22,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import numbers
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .checks import check_positive_int, check_seed
 from .config import GSemComConfig
+from .data import DATA_DIR
 from .jpsq import calibrate_t_max, gaussian_noise_image
 
 __all__ = ["CALIBRATION_PATH", "calibrate_backend", "load_calibration", "load_t_max"]
 
 #: The cache of calibrated constants, one entry per backend name.
-CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "t_max.json"
+CALIBRATION_PATH = DATA_DIR / "t_max.json"
 _DEFAULT_GUIDANCE = 5.0
-
-
-def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    return int(n)
 
 
 def calibration_prompts(n: int, seed: int = 0) -> list[str]:
     """Captions of ``n`` ShapesWorld test-split scenes (the prompts of the toy calibration)."""
     from .toyworld.world import sample_scenes
 
-    return [s.caption for s in sample_scenes(_check_n(n), seed, split="test")]
+    return [s.caption for s in sample_scenes(check_positive_int(n, "n"), seed, split="test")]
 
 
 def generate_images(backend, prompts, *, seed: int = 0, steps: int = GSemComConfig().generation_steps,
@@ -71,16 +66,9 @@ def generate_images(backend, prompts, *, seed: int = 0, steps: int = GSemComConf
     -------
     list of ndarray of uint8, shape (H, W, 3)
     """
-    import torch
-
-    size = backend.image_size
-    out = []
-    for k, prompt in enumerate(prompts):
-        res = backend.pipe(prompt, height=size, width=size, num_inference_steps=steps,
-                           guidance_scale=guidance_scale,
-                           generator=torch.Generator(device="cpu").manual_seed(int(seed) + k), output_type="np")
-        out.append((np.clip(res.images[0], 0.0, 1.0) * 255).round().astype(np.uint8))
-    return out
+    seed = check_seed(seed)
+    return [backend.generate(prompt, seed + k, steps=steps, guidance_scale=guidance_scale)[0]
+            for k, prompt in enumerate(prompts)]
 
 
 def calibrate_backend(backend, n: int = 200, seed: int = 0, *, prompts=None,
@@ -110,7 +98,7 @@ def calibrate_backend(backend, n: int = 200, seed: int = 0, *, prompts=None,
         ``t_max_std``, ``q_noise_min`` / ``q_noise_mean`` (quality of ``n`` noise images),
         ``q_generated_mean``, and the settings used.
     """
-    n = _check_n(n)
+    n = check_positive_int(n, "n")
     prompts = calibration_prompts(n, seed) if prompts is None else list(prompts)[:n]
     if len(prompts) < n:
         raise ValueError(f"prompts must hold at least n={n} prompts, got {len(prompts)}")

@@ -28,6 +28,8 @@ Readings of the paper where it is silent (chapter 7 discusses them)
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy import ndimage
 
@@ -39,6 +41,7 @@ from .results import Reception
 
 __all__ = [
     "border_pixels",
+    "resolve_options",
     "cover_blocks",
     "decode",
     "empty_packet",
@@ -194,6 +197,35 @@ def inpaint_schedule(decode_steps: int, strength: float) -> int:
     return decode_steps if strength == 1.0 else int(np.ceil(decode_steps / strength - 1e-9))
 
 
+def resolve_options(backend, options: DecoderOptions | None = None) -> DecoderOptions:
+    """Decoder options with the backend-dependent defaults filled in: strength and background.
+
+    Parameters
+    ----------
+    backend : gsemlab.models.Backend
+        Its inpainting UNet's input channels decide the strength (9, a dedicated inpainting UNet
+        trained from pure noise: 1.0; otherwise 0.9), and its ``background`` the prior background.
+    options : DecoderOptions, optional
+        Options whose ``strength`` or ``background`` may be None; default ``DecoderOptions()``.
+
+    Returns
+    -------
+    DecoderOptions
+        With ``strength`` a number and ``background`` the backend's when it was None.
+    """
+    options = DecoderOptions() if options is None else options
+    if not isinstance(options, DecoderOptions):
+        raise TypeError(f"options must be a DecoderOptions, got {type(options).__name__}")
+    changes = {}
+    if options.strength is None:
+        unet = getattr(getattr(backend, "inpaint", None), "unet", None)
+        channels = getattr(getattr(unet, "config", None), "in_channels", 4)
+        changes["strength"] = 1.0 if channels == 9 else 0.9
+    if options.background is None and getattr(backend, "background", None) is not None:
+        changes["background"] = backend.background
+    return dataclasses.replace(options, **changes) if changes else options
+
+
 def empty_packet(prompt: str, shape: tuple[int, int]) -> Packet:
     """A packet with no pixel, only the prompt: what prompt-only inpainting receives.
 
@@ -206,7 +238,7 @@ def empty_packet(prompt: str, shape: tuple[int, int]) -> Packet:
     return Packet(mask=np.zeros(shape, bool), pixels=np.zeros((0, 3), np.uint8), prompt=prompt)
 
 
-def decode(backend, packet: Packet, *, seed: int = 0, steps: int = 5, options: DecoderOptions,
+def decode(backend, packet: Packet, *, seed: int = 0, steps: int = 5, options: DecoderOptions | None = None,
            prompt: str | None = None, profiler: Profiler | None = None) -> np.ndarray:
     """The user's generative decoder (Sec. IV-D): inpaint the pixels that were not received.
 
@@ -220,8 +252,9 @@ def decode(backend, packet: Packet, *, seed: int = 0, steps: int = 5, options: D
         Seed of the user's sampler noise.
     steps : int
         UNet steps of the decoder (Sec. VI: 5).
-    options : DecoderOptions
-        Fill, latent mask, strength (resolved, not None), background and guidance.
+    options : DecoderOptions, optional
+        Fill, latent mask, strength, background and guidance; defaults filled in by
+        :func:`resolve_options`.
     prompt : str, optional
         The condition; default the packet's prompt.
     profiler : gsemlab.profiling.Profiler, optional
@@ -245,6 +278,7 @@ def decode(backend, packet: Packet, *, seed: int = 0, steps: int = 5, options: D
     size = (backend.image_size, backend.image_size)
     if (h, w) != size:
         raise ValueError(f"packet must be {size} pixels for this backend, got {(h, w)}")
+    options = resolve_options(backend, options)
     known = packet.mask
     repaint = repaint_mask(known, int(backend.inpaint.vae_scale_factor), options.latent_mask)
     prof = Profiler() if profiler is None else profiler
@@ -263,7 +297,7 @@ def decode(backend, packet: Packet, *, seed: int = 0, steps: int = 5, options: D
     return image
 
 
-def receive(backend, data, prompt: str, *, seed: int = 0, steps: int = 5, options: DecoderOptions,
+def receive(backend, data, prompt: str, *, seed: int = 0, steps: int = 5, options: DecoderOptions | None = None,
             profiler_factory=Profiler) -> Reception:
     """Parse received bytes and decode them; fall back to prompt-only inpainting when damaged.
 
@@ -278,8 +312,8 @@ def receive(backend, data, prompt: str, *, seed: int = 0, steps: int = 5, option
         Seed of the user's sampler noise.
     steps : int
         UNet steps of the decoder.
-    options : DecoderOptions
-        The decoder's options (strength resolved).
+    options : DecoderOptions, optional
+        The decoder's options (see :func:`decode`).
     profiler_factory : callable
         Makes the :class:`~gsemlab.profiling.Profiler` of the decoding stage.
 

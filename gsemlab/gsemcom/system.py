@@ -20,7 +20,7 @@ from .results import Encoded, Generation, Reception, Transmission
 
 __all__ = ["GSemCom"]
 
-_OPTION_GROUPS = {"config": GSemComConfig, "generation": GenerationOptions, "decoder": DecoderOptions}
+_OPTION_GROUPS = {"config": GSemComConfig, "generation_options": GenerationOptions, "decoder_options": DecoderOptions}
 
 
 class GSemCom:
@@ -32,7 +32,7 @@ class GSemCom:
         Provides ``pipe``, ``inpaint``, ``generate``, ``distance``, ``quality``, ``image_size``, ``name``.
     config : GSemComConfig, optional
         Table III's ``xi``, step counts, DBSCAN settings and the pixel cost ``O``.
-    generation, decoder : GenerationOptions, DecoderOptions, optional
+    generation_options, decoder_options : GenerationOptions, DecoderOptions, optional
         The MASP's and the user's options (see :mod:`gsemlab.config`).
     t_max : float, optional
         Upper distance bound of Eq. 18; default the backend's calibrated value.
@@ -45,13 +45,14 @@ class GSemCom:
         ``fill="nearest"`` or ``xi=0.8``; ``guidance_scale`` sets both the MASP's and the user's.
     """
 
-    def __init__(self, backend, config: GSemComConfig | None = None, *, generation: GenerationOptions | None = None,
-                 decoder: DecoderOptions | None = None, t_max: float | None = None,
+    def __init__(self, backend, config: GSemComConfig | None = None, *,
+                 generation_options: GenerationOptions | None = None, decoder_options: DecoderOptions | None = None,
+                 t_max: float | None = None,
                  jpsq_config: JPSQConfig | None = None, profile_memory: bool = False, **options):
         for attr in ("pipe", "inpaint", "distance", "quality"):
             if not hasattr(backend, attr):
                 raise TypeError(f"backend must have a .{attr} attribute (see gsemlab.models.Backend)")
-        groups = {"config": config, "generation": generation, "decoder": decoder}
+        groups = {"config": config, "generation_options": generation_options, "decoder_options": decoder_options}
         for name, cls in _OPTION_GROUPS.items():
             groups[name] = cls() if groups[name] is None else groups[name]
             if not isinstance(groups[name], cls):
@@ -67,8 +68,8 @@ class GSemCom:
             if not math.isfinite(t_max) or t_max <= jpsq_config.t_min:
                 raise ValueError(f"t_max must be a finite number > t_min ({jpsq_config.t_min}), got {t_max}")
         self.backend, self.jpsq_config, self.profile_memory, self._t_max = backend, jpsq_config, profile_memory, t_max
-        self.config, self.generation_options = groups["config"], groups["generation"]
-        self.decoder_options = _resolve(backend, groups["decoder"])  # strength and background made concrete
+        self.config, self.generation_options = groups["config"], groups["generation_options"]
+        self.decoder_options = decoder.resolve_options(backend, groups["decoder_options"])  # strength, background
 
     def __repr__(self) -> str:
         g = self.generation_options
@@ -78,11 +79,11 @@ class GSemCom:
     def with_options(self, **changes) -> GSemCom:
         """A copy with some settings changed, e.g. ``gs.with_options(cluster=False, xi=0.8)``.
 
-        Keys: ``config``, ``generation``, ``decoder``, ``t_max``, ``jpsq_config``, ``profile_memory``, or
+        Keys: the constructor's keyword arguments, or
         any field of the three option dataclasses (applied with ``dataclasses.replace``).
         """
-        own = {"config": self.config, "generation": self.generation_options, "decoder": self.decoder_options,
-               "t_max": self._t_max, "jpsq_config": self.jpsq_config, "profile_memory": self.profile_memory}
+        own = {"config": self.config, "generation_options": self.generation_options,
+               "decoder_options": self.decoder_options, "t_max": self._t_max, "jpsq_config": self.jpsq_config, "profile_memory": self.profile_memory}
         return GSemCom(self.backend, **{**own, **changes})
 
     # ------------------------------------------------------------------------- settings, read-only
@@ -242,15 +243,3 @@ def _replace(groups: dict, options: dict) -> dict:
                         "GenerationOptions and DecoderOptions")
     return {name: dataclasses.replace(obj, **{k: v for k, v in options.items() if k in fields[name]})
             for name, obj in groups.items()}
-
-
-def _resolve(backend, options: DecoderOptions) -> DecoderOptions:
-    """Fill in the backend-dependent defaults: the strength (by the UNet's inputs) and the background."""
-    changes = {}
-    if options.strength is None:
-        unet = getattr(getattr(backend, "inpaint", None), "unet", None)
-        channels = getattr(getattr(unet, "config", None), "in_channels", 4)
-        changes["strength"] = 1.0 if channels == 9 else 0.9  # an inpainting UNet was trained from pure noise
-    if options.background is None and getattr(backend, "background", None) is not None:
-        changes["background"] = backend.background
-    return dataclasses.replace(options, **changes) if changes else options
