@@ -41,7 +41,6 @@ from .results import Reception
 
 __all__ = [
     "border_pixels",
-    "resolve_options",
     "cover_blocks",
     "decode",
     "empty_packet",
@@ -49,6 +48,7 @@ __all__ = [
     "inpaint_schedule",
     "receive",
     "repaint_mask",
+    "resolve_options",
     "user_seed",
 ]
 
