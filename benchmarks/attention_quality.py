@@ -29,51 +29,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gsemlab.attention import AttentionStore, binarize
+from gsemlab.attention import AttentionStore
+from gsemlab.checks import to_uint8
 from gsemlab.models import load_backend
 from gsemlab.toyworld import sample_scenes
+from gsemlab.toyworld.scoring import centred_prior, map_scores, summarise_scores
 
 RESULTS = Path(__file__).resolve().parent / "results" / "attention_quality.json"
 TARGETS = {"pointing": 0.80, "mass": 0.95, "iou": 0.40}
-
-
-def centred_prior(size: int) -> np.ndarray:
-    """Isotropic Gaussian centred on the image, sigma = size / 4: the prompt-blind baseline map."""
-    c = (size - 1) / 2.0
-    y, x = np.mgrid[0:size, 0:size]
-    return np.exp(-((x - c) ** 2 + (y - c) ** 2) / (2 * (size / 4.0) ** 2))
-
-
-def normalised(a: np.ndarray) -> np.ndarray:
-    lo, hi = float(a.min()), float(a.max())
-    return np.zeros_like(a, dtype=np.float64) if hi == lo else (a - lo) / (hi - lo)
-
-
-def scores(attn: np.ndarray, region: np.ndarray, others: list[np.ndarray]) -> dict:
-    """Pointing, mass (None without another object) and IoU of one map against one object region."""
-    peak = np.unravel_index(int(np.argmax(attn)), attn.shape)
-    b = binarize(attn, 0.5)
-    iou = float((b & region).sum() / max((b | region).sum(), 1))
-    mass = density = None
-    if others:
-        m = normalised(attn)
-        own = float(m[region].sum())
-        mass = bool(all(own > float(m[o].sum()) for o in others))
-        density = bool(all(float(m[region].mean()) > float(m[o].mean()) for o in others))
-    return {"pointing": bool(region[peak]), "mass": mass, "iou": iou, "density": density}
-
-
-def summarise(rows: list[dict]) -> dict:
-    def mean(key):
-        vals = [r[key] for r in rows if r[key] is not None]
-        return (float(np.mean(vals)) if vals else None), len(vals)
-
-    out = {}
-    for key in ("pointing", "mass", "iou", "density"):
-        value, n = mean(key)
-        out[key] = value
-        out[f"n_{key}"] = n
-    return out
 
 
 def main(argv=None) -> dict:
@@ -101,9 +64,9 @@ def main(argv=None) -> dict:
         caption = scene.caption
         g = torch.Generator().manual_seed(a.seed + i)
         with AttentionStore(pipe) as store:
-            image = pipe(caption, num_inference_steps=a.steps, guidance_scale=a.guidance, generator=g,
-                         output_type="np").images[0]
-        image = (image * 255).round().astype(np.uint8)
+            out = pipe(caption, num_inference_steps=a.steps, guidance_scale=a.guidance, generator=g,
+                       output_type="np")
+        image = to_uint8(out.images)
         regions = {w: np.asarray(m, bool) for w, m in locate(image, caption).items()}
         for kind, attr in (("noun", "shape"), ("colour", "colour")):
             words = [getattr(o, attr) for o in scene.objects]
@@ -115,9 +78,9 @@ def main(argv=None) -> dict:
             maps = store.word_maps(caption, found)
             for w in found:
                 others = [regions[v] for v in found if v != w]
-                r = scores(maps[w], regions[w], others)
+                r = map_scores(maps[w], regions[w], others)
                 rows[kind].append({"image": i, "word": w, "objects": len(scene.objects), **r})
-                base[kind].append({"image": i, "word": w, **scores(prior, regions[w], others)})
+                base[kind].append({"image": i, "word": w, **map_scores(prior, regions[w], others)})
     seconds = time.perf_counter() - t0
     result = {
         "benchmark": "attention_quality",
@@ -130,14 +93,18 @@ def main(argv=None) -> dict:
     for kind in ("noun", "colour"):
         result[kind] = {
             "asked": asked[kind], "located": located[kind],
-            "attention": summarise(rows[kind]), "centred_prior": summarise(base[kind]),
-            "by_objects": {str(k): summarise([r for r in rows[kind] if r["objects"] == k]) for k in (1, 2, 3)},
+            "attention": summarise_scores(rows[kind]), "centred_prior": summarise_scores(base[kind]),
+            "by_objects": {str(k): summarise_scores([r for r in rows[kind] if r["objects"] == k])
+                           for k in (1, 2, 3)},
         }
     att = result["noun"]["attention"]
     result["targets_met"] = {k: att[k] is not None and att[k] >= v for k, v in TARGETS.items()}
     result["rows"] = rows
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    from summaries import write_for  # benchmarks/summaries.py: the aggregates, as package data
+
+    write_for(RESULTS)
     for kind in ("noun", "colour"):
         r = result[kind]
         print(f"{kind}s: {r['located']} of {r['asked']} objects located in the generated images")

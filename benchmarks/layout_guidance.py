@@ -1,4 +1,4 @@
-"""Layout guidance (gsemlab.toyworld.layout) against the bare sampler on held-out ShapesWorld captions.
+"""Layout guidance (gsemlab.guidance) against the bare sampler on held-out ShapesWorld captions.
 
 ``--n`` test-split captions (caption i of ``sample_scenes(n, seed, split="test")``, generator seed
 ``seed + i``, 25 DDIM steps, guidance 5), generated one at a time in each of the ``--rows``: by the
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gsemlab.toyworld import sample_scenes
-from gsemlab.toyworld.layout import RelationGuidance
-from gsemlab.toyworld.locate import score_caption
+from gsemlab.checks import to_uint8
+from gsemlab.guidance import RelationGuidance
+from gsemlab.toyworld import sample_scenes, score_caption
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "layout_guidance.json"
@@ -65,7 +65,8 @@ def main(argv=None) -> dict:
     pipe = load_backend("toy", metrics=False).pipe
     clf = ShapeClassifier.from_pretrained()
     scenes = sample_scenes(a.n, seed=a.seed, split="test")
-    every = {"bare": None, "guided": {"eta": a.eta, "tau": a.tau}, "relation_only": {"eta": a.eta, "excite": 0.0},
+    every = {"bare": None, "guided": {"eta": a.eta, "tau": a.tau},
+             "relation_only": {"eta": a.eta, "excite": 0.0},
              "excite_all": {"eta": a.eta, "excite": a.excite, "tau": a.tau}}
     settings = {k: every[k] for k in a.rows.split(",")}
     if "bare" not in settings or "guided" not in settings:
@@ -78,10 +79,10 @@ def main(argv=None) -> dict:
                 if settings[mode] else None
             kw = {"callback_on_step_end": cb, "callback_on_step_end_tensor_inputs": ["latents"]} if cb else {}
             t0 = time.perf_counter()
-            img = pipe(sc.caption, num_inference_steps=25, guidance_scale=a.guidance,
-                       generator=torch.Generator().manual_seed(a.seed + i), output_type="np", **kw).images[0]
+            images = pipe(sc.caption, num_inference_steps=25, guidance_scale=a.guidance,
+                          generator=torch.Generator().manual_seed(a.seed + i), output_type="np", **kw).images
             sec = time.perf_counter() - t0
-            s = score_caption((img * 255).round().astype(np.uint8), sc.caption, classifier=clf)
+            s = score_caption(to_uint8(images), sc.caption, classifier=clf)
             out.append({"seconds": sec, "count_ok": s["count_ok"], "attributes_ok": s["attributes_ok"],
                         "relation_ok": s["relation_ok"], "guided": bool(cb and cb.active),
                         "final_loss": cb.losses[-1] if cb and cb.losses else None})
@@ -109,7 +110,8 @@ def main(argv=None) -> dict:
     res["time_ratio_all_images"] = g["seconds_per_image"] / b["seconds_per_image"]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
-    print(f"{a.n} test captions ({b['n_relation_captions']} with a relation), eta {a.eta}, {a.steps} guided steps")
+    print(f"{a.n} test captions ({b['n_relation_captions']} with a relation), eta {a.eta}, "
+          f"{a.steps} guided steps")
     for k in ("relation", "count", "attributes"):
         print(f"  {k:10s} " + "  ".join(f"{m} {res[m][k]:.3f}" for m in settings) + f"  target {TARGETS[k]}")
     print(f"  seconds per relation image: bare {b['seconds_per_relation_image']:.3f}, guided "

@@ -30,15 +30,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gsemlab.data import DATA_DIR, TOY_SD_PATH
 from gsemlab.toyworld import HELD_OUT, render_batch, sample_scenes
 from gsemlab.toyworld.locate import parse_caption, score_caption
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "gsemlab" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "toy_models.json"
-STARTING_LINE = {"attributes": 0.73, "colour": 0.96, "count": 0.52, "relation": 0.20, "seconds_per_image": 0.75}
-TARGETS = {"attributes": 0.85, "count": 0.85, "relation": 0.60, "toysim_spearman": 0.8, "toynima_spearman": 0.8,
-           "seconds_per_image": 1.0}
+STARTING_LINE = {"attributes": 0.73, "colour": 0.96, "count": 0.52, "relation": 0.20,
+                 "seconds_per_image": 0.75}
+TARGETS = {"attributes": 0.85, "count": 0.85, "relation": 0.60, "toysim_spearman": 0.8,
+           "toynima_spearman": 0.8, "seconds_per_image": 1.0}
 
 
 def folder_mb(path: Path) -> float:
@@ -58,16 +59,10 @@ def main() -> dict:
     torch.set_num_threads(a.threads)
     from diffusers import StableDiffusionPipeline
 
-    from gsemlab.toyworld.nets import (
-        ShapeClassifier,
-        ToyNIMA,
-        ToySim,
-        shape_accuracy,
-        toynima_spearman,
-        toysim_spearman,
-    )
+    from gsemlab.toyworld.nets import ShapeClassifier, ToyNIMA, ToySim
+    from gsemlab.training.metric_nets import shape_accuracy, toynima_spearman, toysim_spearman
 
-    pipe = StableDiffusionPipeline.from_pretrained(DATA / "toy-sd", local_files_only=True)
+    pipe = StableDiffusionPipeline.from_pretrained(TOY_SD_PATH, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
     clf = ShapeClassifier.from_pretrained()
     scenes = sample_scenes(a.n, seed=a.seed, split="test")
@@ -111,9 +106,11 @@ def main() -> dict:
             rels.append(sc["relation_ok"])
             if len(objs) == 2:
                 rels2.append(sc["relation_ok"])
-    gen = {"attributes": float(np.mean(attrs)), "colour": float(np.mean(cols)), "count": float(np.mean(counts)),
+    gen = {"attributes": float(np.mean(attrs)), "colour": float(np.mean(cols)),
+           "count": float(np.mean(counts)),
            "relation": float(np.mean(rels)), "relation_two_objects": float(np.mean(rels2)),
-           "attributes_held_out_pairs": float(np.mean(held)) if held else None, "n_held_out_objects": len(held),
+           "attributes_held_out_pairs": float(np.mean(held)) if held else None,
+           "n_held_out_objects": len(held),
            "n_objects": len(attrs), "n_relation_captions": len(rels), "seconds_per_image": sec,
            "seconds_per_image_threads": best_threads,
            "seconds_per_image_by_threads": {str(k): v for k, v in by_threads.items()},
@@ -156,15 +153,15 @@ def main() -> dict:
         "inpainting": inpaint_res,
         "toysim_spearman": toysim_spearman(sim),
         "toynima_spearman": toynima_spearman(nima),
-        "sizes_mb": {"toy-sd": folder_mb(DATA / "toy-sd"),
-                     **{k: folder_mb(DATA / "toy-sd" / k) for k in ("unet", "vae", "text_encoder", "tokenizer")},
-                     **{n: (DATA / f"{n}.safetensors").stat().st_size / 1e6
+        "sizes_mb": {"toy-sd": folder_mb(TOY_SD_PATH),
+                     **{k: folder_mb(TOY_SD_PATH / k) for k in ("unet", "vae", "text_encoder", "tokenizer")},
+                     **{n: (DATA_DIR / f"{n}.safetensors").stat().st_size / 1e6
                         for n in ("toysim", "toynima", "shape_classifier")}},
         "parameters": {"unet": sum(p.numel() for p in pipe.unet.parameters()),
                        "vae": sum(p.numel() for p in pipe.vae.parameters()),
                        "text_encoder": sum(p.numel() for p in pipe.text_encoder.parameters())},
     }
-    train_info = DATA / "toy_training.json"
+    train_info = DATA_DIR / "toy_training.json"
     if train_info.exists():
         res["training"] = json.loads(train_info.read_text())
     os.makedirs(Path(a.out).parent, exist_ok=True)

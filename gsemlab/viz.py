@@ -26,13 +26,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["image_rows", "plot_curves", "plot_distribution", "system_diagram"]
+__all__ = ["COLORS", "image_rows", "new_axes", "plot_curves", "plot_distribution", "system_diagram"]
 
 # One palette for the whole course (colour-blind safe, from matplotlib's "tab10" order).
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
-def _new_axes(ax, figsize):
+def new_axes(ax, figsize):
+    """``ax`` itself, or the axes of a new constrained-layout figure of ``figsize`` (inches) when None."""
     if ax is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
@@ -87,7 +88,7 @@ def system_diagram(ax=None, *, n_users: int = 3):
     """
     if isinstance(n_users, bool) or not isinstance(n_users, int) or not 1 <= n_users <= 5:
         raise ValueError(f"n_users must be an int from 1 to 5, got {n_users!r}")
-    ax = _new_axes(ax, (11, 4.6))
+    ax = new_axes(ax, (11, 4.6))
     ax.set_xlim(0, 11)
     ax.set_ylim(0, 4.6)
     ax.set_axis_off()
@@ -239,7 +240,7 @@ def plot_curves(
         raise ValueError(f"x must be one-dimensional, got shape {x.shape}")
     if not curves:
         raise ValueError("curves must hold at least one named curve")
-    ax = _new_axes(ax, (6, 4))
+    ax = new_axes(ax, (6, 4))
     styles = dict(styles or {})
     colors = {}
     for k, (label, y) in enumerate(curves.items()):

@@ -21,15 +21,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .viz import COLORS
+from .viz import COLORS, new_axes
 
 __all__ = ["dependency_svg", "gsemcom_results_figure", "overlay_masks", "plot_matrix", "show_images"]
-
-
-def _new_axes(ax, figsize):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
 
 
 # ------------------------------------------------------------------ chapters 3, 4 and 7: images and masks
@@ -130,7 +124,7 @@ def plot_matrix(matrix, labels, *, col_labels=None, ax=None, title: str | None =
     cols = rows if col_labels is None else list(col_labels)
     if len(rows) != m.shape[0] or len(cols) != m.shape[1]:
         raise ValueError(f"labels must match the matrix shape {m.shape}, got {len(rows)} x {len(cols)}")
-    ax = _new_axes(ax, (0.55 * m.shape[1] + 1.6, 0.45 * m.shape[0] + 1.0))
+    ax = new_axes(ax, (0.55 * m.shape[1] + 1.6, 0.45 * m.shape[0] + 1.0))
     values = m.astype(float)
     ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax)
     for i in range(m.shape[0]):
@@ -187,7 +181,7 @@ def overlay_masks(image, masks, *, labels=None, ax=None, alpha: float = 0.6, tit
         if m.shape != base.shape[:2]:
             raise ValueError(f"masks[{k}] has shape {m.shape}, expected {base.shape[:2]}")
         out[m] = (1 - alpha) * out[m] + alpha * np.array(to_rgb(COLORS[k % len(COLORS)]))
-    ax = _new_axes(ax, (3, 3))
+    ax = new_axes(ax, (3, 3))
     ax.imshow(out)
     ax.set_xticks([])
     ax.set_yticks([])

@@ -1,13 +1,15 @@
-"""The grounding loss used to train the toy UNet (gsemlab.toyworld.attnloss), against hand values."""
+"""The grounding loss used to train the toy UNet (gsemlab.training.attnloss), against hand values."""
 import numpy as np
 import torch
 
-from gsemlab.toyworld import attnloss, sd
+from gsemlab.guidance import install_grounding
 from gsemlab.toyworld.world import Scene, SceneObject, object_mask
+from gsemlab.training import attnloss, sd
 
 
 def _scene():
-    objs = (SceneObject("circle", "red", "large", 20.0, 20.0), SceneObject("square", "blue", "small", 44.0, 44.0))
+    objs = (SceneObject("circle", "red", "large", 20.0, 20.0),
+            SceneObject("square", "blue", "small", 44.0, 44.0))
     caption = "a large red circle floating slowly above a small blue square on a white background"
     words = {"large": (0,), "red": (0,), "circle": (0,), "above": (0, 1), "small": (1,), "blue": (1,),
              "square": (1,), "white": "background", "background": "background"}
@@ -60,7 +62,7 @@ def test_grounding_processor_leaves_the_unet_output_unchanged():
     z, t, ctx = torch.randn(2, 4, 16, 16), torch.tensor([10, 700]), torch.randn(2, 32, 128)
     with torch.no_grad():
         ref = unet(z, t, ctx).sample
-        procs = attnloss.install(unet)
+        procs = install_grounding(unet)
         sink = []
         for p in procs:
             p.sink = sink
@@ -78,7 +80,8 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="cells"):
         attnloss.object_fractions(_scene(), cells=5)
     with pytest.raises(ValueError, match="codes must be"):
-        attnloss.region_masks(torch.zeros(2, 4, dtype=torch.uint8), torch.zeros(3, 3, 16, 16, dtype=torch.uint8))
+        attnloss.region_masks(torch.zeros(2, 4, dtype=torch.uint8),
+                              torch.zeros(3, 3, 16, 16, dtype=torch.uint8))
     with pytest.raises(ValueError, match="at least one layer"):
         attnloss.grounding_loss([], torch.zeros(1, 2, 16, 16), torch.ones(1, 2, dtype=torch.bool))
     with pytest.raises(ValueError, match="pixel_weight"):

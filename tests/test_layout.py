@@ -1,13 +1,13 @@
-"""Tests of gsemlab.toyworld.layout (training-free layout guidance for relations)."""
+"""Tests of gsemlab.guidance (training-free layout guidance for relations)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from gsemlab.toyworld import attnloss, sd
-from gsemlab.toyworld.layout import RelationGuidance, excite_loss, object_token_positions, relation_loss
+from gsemlab.guidance import RelationGuidance, excite_loss, object_token_positions, relation_loss
 from gsemlab.toyworld.world import COLOURS, SHAPES, SIZES, sample_scenes
+from gsemlab.training import attnloss, sd
 
 
 def test_object_token_positions_match_the_scenes_ground_truth():
@@ -81,8 +81,10 @@ def test_excite_loss_closed_forms():
     p = torch.cat([torch.full((64, 1), 0.5), torch.full((64, 3), 1 / 6)], 1)
     assert excite_loss([p], [[1]]).item() == pytest.approx((0.5 - 1 / 3) ** 2)  # interior peak 1/3
     assert excite_loss([p], [[1, 2]]).item() == pytest.approx(0.0)  # 2/3 >= 0.5
-    assert excite_loss([p], [[1], [1, 2]], tau=0.9).item() == pytest.approx((0.9 - 1 / 3) ** 2 + (0.9 - 2 / 3) ** 2)
-    # token 1 owns a k x k block in the middle, token 2 every other pixel: the smoothed peak is min(k, 3)^2 / 9
+    assert excite_loss([p], [[1], [1, 2]], tau=0.9).item() == pytest.approx(
+        (0.9 - 1 / 3) ** 2 + (0.9 - 2 / 3) ** 2)
+    # token 1 owns a k x k block in the middle, token 2 every other pixel: the smoothed peak is
+    # min(k, 3)^2 / 9
     for k, peak in ((1, 1 / 9), (2, 4 / 9), (3, 1.0)):
         img = torch.zeros(8, 8)
         img[3:3 + k, 3:3 + k] = 1.0

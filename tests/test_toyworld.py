@@ -37,6 +37,70 @@ def test_bad_arguments_raise():
         degrade(np.zeros((64, 64, 3), np.uint8), 10, "noise")
 
 
+def test_sample_scenes_rejects_a_non_integer_seed():
+    for seed in ("3", 1.5, True, None):
+        with pytest.raises(TypeError, match="seed"):
+            sample_scenes(2, seed=seed)
+    with pytest.raises(ValueError, match="seed"):
+        sample_scenes(2, seed=-1)
+    same = sample_scenes(3, seed=np.int64(4))
+    assert [s.caption for s in same] == [s.caption for s in sample_scenes(3, seed=4)]
+
+
+def test_edit_scene_changes_exactly_k_attributes():
+    from gsemlab.toyworld import edit_scene
+
+    rng = np.random.default_rng(0)
+    for scene in sample_scenes(20, seed=12):
+        slots = 3 * len(scene.objects) + 1
+        for k in (0, 1, 3, slots + 2):
+            e = edit_scene(scene, k, rng)
+            changed = int(e.background != scene.background) + sum(
+                getattr(a, f) != getattr(b, f) for a, b in zip(scene.objects, e.objects)
+                for f in ("shape", "colour", "size"))
+            assert changed == min(k, slots)
+            assert all(abs(a.cx - b.cx) <= 1 and abs(a.cy - b.cy) <= 1
+                       for a, b in zip(scene.objects, e.objects))
+            assert (e.caption, e.relation) == (scene.caption, scene.relation)
+
+
+def test_map_scores_by_hand():
+    pytest.importorskip("torch")
+    from gsemlab.toyworld.scoring import centred_prior, map_scores, summarise_scores
+
+    # prior: exp(-r^2 / (2 (size/4)^2)); size 4: centre 1.5, sigma 1; pixel (0, 0) at r^2 = 4.5
+    prior = centred_prior(4)
+    assert prior.shape == (4, 4) and prior[0, 0] == pytest.approx(np.exp(-2.25))
+    assert prior[1, 1] == pytest.approx(np.exp(-0.25)) and np.allclose(prior, prior.T)
+    # 4x4 map: 4 on (0, 0), 2 on (0, 1), 1 on the rest of row 0, 0 elsewhere; normalised: 1, .5, .25, .25
+    attn = np.zeros((4, 4))
+    attn[0] = [4, 2, 1, 1]
+    own = np.zeros((4, 4), bool)
+    own[0, :2] = True  # mass 1.5 over 2 px
+    other = np.zeros((4, 4), bool)
+    other[0, 2:] = True
+    other[1:, 0] = True  # mass 0.5 over 5 px
+    sc = map_scores(attn, own, [other])
+    # binary map at xi 0.5: normalised >= 0.5 -> (0, 0), (0, 1) = own: IoU 1
+    assert sc == {"pointing": True, "mass": True, "iou": 1.0, "density": True}
+    # xi 0.25 keeps row 0 (4 px): IoU 2 / 4
+    assert map_scores(attn, own, [], xi=0.25) == {"pointing": True, "mass": None, "iou": 0.5, "density": None}
+    # a larger other object with more total mass but less per pixel: mass False, density True
+    big = ~own
+    big[0, 2:] = True
+    attn2 = attn.copy()
+    attn2[1:] = 0.5
+    attn2[3, 3] = 0.0  # normalised: 0.125 on 11 px of big + 0.25 * 2 = 1.875 > 1.5 over 14 px
+    sc2 = map_scores(attn2, own, [big])
+    assert sc2["mass"] is False and sc2["density"] is True and sc2["pointing"] is True
+    s = summarise_scores([sc, sc2, map_scores(attn, other, [])])
+    assert s["pointing"] == pytest.approx(2 / 3) and s["n_pointing"] == 3
+    assert s["mass"] == pytest.approx(0.5) and s["n_mass"] == 2 and s["iou"] == pytest.approx((1 + 1 + 0) / 3)
+    assert summarise_scores([])["iou"] is None
+    with pytest.raises(ValueError, match="region"):
+        map_scores(attn, own[:2], [])
+
+
 def test_shape_areas_match_hand_geometry():
     # circle r = 11: pi * 121 = 380.13 px; pixel-centre sampling is off by a few boundary pixels
     assert abs(shape_mask("circle", 32, 32, 11).sum() - np.pi * 121) < 0.03 * np.pi * 121
@@ -79,7 +143,8 @@ def test_relation_in_caption_holds_in_geometry():
         word = {"left": "left", "right": "right"}.get(scene.relation, scene.relation)
         assert word in scene.caption.split()
         dx, dy = a.cx - b.cx, a.cy - b.cy  # image y points down
-        expected = {"above": dy < -abs(dx), "below": dy > abs(dx), "left": dx < -abs(dy), "right": dx > abs(dy)}
+        expected = {"above": dy < -abs(dx), "below": dy > abs(dx), "left": dx < -abs(dy),
+                    "right": dx > abs(dy)}
         assert expected[scene.relation] and relation_holds(scene.relation, (a.cx, a.cy), (b.cx, b.cy))
         n += 1
     assert n > 20
@@ -160,15 +225,19 @@ def test_toynima_scores_clean_above_degraded():
     assert nima.quality(img) > nima.quality(degrade(img, 9, "noise", rng=0)) + 3
 
 
-@pytest.mark.skipif(not (DATA / "toy-sd" / "model_index.json").exists(), reason="toy pipeline not trained yet")
+@pytest.mark.skipif(not (DATA / "toy-sd" / "model_index.json").exists(),
+                    reason="toy pipeline not trained yet")
 def test_bundled_pipeline_loads_offline_and_is_deterministic():
     import torch
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
     pipe = StableDiffusionPipeline.from_pretrained(DATA / "toy-sd", local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
-    run = lambda: pipe("a small red circle above a large blue square", num_inference_steps=4,
-                       generator=torch.Generator().manual_seed(0), output_type="np").images[0]
+
+    def run():
+        return pipe("a small red circle above a large blue square", num_inference_steps=4,
+                    generator=torch.Generator().manual_seed(0), output_type="np").images[0]
+
     a, b = run(), run()
     assert a.shape == (64, 64, 3) and np.array_equal(a, b)
     inpaint = StableDiffusionInpaintPipeline(**pipe.components)
@@ -178,8 +247,9 @@ def test_bundled_pipeline_loads_offline_and_is_deterministic():
     mask[:, :32] = 255
     from PIL import Image
 
-    out = inpaint("a green star", image=Image.fromarray(img), mask_image=Image.fromarray(mask), num_inference_steps=4,
-                  generator=torch.Generator().manual_seed(0), output_type="np").images[0]
+    out = inpaint("a green star", image=Image.fromarray(img), mask_image=Image.fromarray(mask),
+                  num_inference_steps=4, generator=torch.Generator().manual_seed(0),
+                  output_type="np").images[0]
     assert out.shape == (64, 64, 3)
 
 
@@ -187,7 +257,7 @@ def test_collapse_posterior_keeps_the_mean_and_removes_the_noise():
     """After ``collapse_posterior`` the encoder's mean is the one computed before the change, and its
     std is exp(-30 / 2) = 3.06e-7 everywhere (diffusers: std = exp(0.5 * logvar))."""
     torch = pytest.importorskip("torch")
-    from gsemlab.toyworld import sd
+    from gsemlab.training import sd
 
     torch.manual_seed(0)
     vae = sd.build_vae()

@@ -1,13 +1,29 @@
-"""ShapesWorld and the training of the bundled toy model family.
+"""ShapesWorld at run time: scenes, renderer, `locate`, degradations and the toy metric nets.
 
-``sample_scenes``, ``Scene.render`` and ``locate`` are cheap (numpy/scipy); the networks
-(``nets``) and the training code (``train``) import torch when used.
+``sample_scenes``, ``Scene.render``, ``edit_scene`` and ``locate`` are cheap (numpy/scipy); the
+submodules ``nets`` (inference of ToySim, ToyNIMA and the shape classifier) and ``scoring`` (attention
+maps against located objects) import torch when imported. The training of every bundled model lives in
+:mod:`gsemlab.training` (``python -m gsemlab.training ...``), which nothing here imports.
 """
 from __future__ import annotations
 
 from .locate import detect_objects, locate, score_caption
-from .world import (BACKGROUNDS, COLOURS, HELD_OUT, RELATIONS, SHAPES, SIZES, Scene, SceneObject, relation_holds,
-                    render_batch, sample_scenes)
+from .world import (
+                    BACKGROUNDS,
+                    COLOURS,
+                    HELD_OUT,
+                    MAX_LENGTH,
+                    RELATIONS,
+                    SHAPES,
+                    SIZES,
+                    Scene,
+                    SceneObject,
+                    edit_scene,
+                    relation_holds,
+                    render_batch,
+                    sample_scenes,
+)
 
-__all__ = ["BACKGROUNDS", "COLOURS", "HELD_OUT", "RELATIONS", "SHAPES", "SIZES", "Scene", "SceneObject",
-           "detect_objects", "locate", "relation_holds", "render_batch", "sample_scenes", "score_caption"]
+__all__ = ["BACKGROUNDS", "COLOURS", "HELD_OUT", "MAX_LENGTH", "RELATIONS", "SHAPES", "SIZES", "Scene",
+           "SceneObject", "detect_objects", "edit_scene", "locate", "relation_holds", "render_batch",
+           "sample_scenes", "score_caption"]

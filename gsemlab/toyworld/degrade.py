@@ -15,7 +15,8 @@ N_LEVELS = 10
 
 
 def _check(image: np.ndarray, level: int) -> None:
-    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 3):
         raise TypeError("image must be a uint8 array of shape (H, W, 3)")
     if not (0 <= int(level) < N_LEVELS):
         raise ValueError(f"level must be an int in [0, {N_LEVELS - 1}], got {level!r}")

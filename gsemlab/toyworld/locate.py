@@ -114,7 +114,8 @@ def _segments(img: np.ndarray, min_area: int) -> list[tuple[str, np.ndarray]]:
         counts = np.bincount(nearest[comp], minlength=len(names))
         kept = [k for k in np.argsort(-counts) if counts[k] >= max(min_area, SPLIT_SHARE * area)]
         if len(kept) <= 1:
-            out.append((names[int(kept[0]) if kept else int(counts.argmax())], ndimage.binary_fill_holes(comp)))
+            name = names[int(kept[0]) if kept else int(counts.argmax())]
+            out.append((name, ndimage.binary_fill_holes(comp)))
             continue
         # several colours of substantial share: each pixel to the nearest kept colour, then components
         sub = np.asarray(kept)[d_pal[comp][:, kept].argmin(-1)]
@@ -251,14 +252,15 @@ def score_caption(image: np.ndarray, caption: str, *, classifier=None) -> dict:
     found = match_objects(objs, dets)
     attrs, cols = [], []
     for o, t in zip(objs, found):
-        ok = t is not None and t.colour == o.colour and t.shape == o.shape and (o.size is None or t.size == o.size)
+        ok = (t is not None and t.colour == o.colour and t.shape == o.shape
+              and (o.size is None or t.size == o.size))
         attrs.append(bool(ok))
         cols.append(any(t_.colour == o.colour for t_ in dets))
     rel = None
     if relation is not None:
         a, b = found[0], found[1]
-        rel = bool(a is not None and b is not None and a.colour == objs[0].colour and b.colour == objs[1].colour
-                   and relation_holds(relation, a.centre, b.centre))
+        rel = bool(a is not None and b is not None and a.colour == objs[0].colour
+                   and b.colour == objs[1].colour and relation_holds(relation, a.centre, b.centre))
     return {"n_asked": len(objs), "n_found": len(dets), "count_ok": len(dets) == len(objs),
             "attributes_ok": attrs, "colour_ok": cols, "relation_ok": rel}
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checks import check_seed
+
 SIZE = 64
 SHAPES = ("circle", "square", "triangle", "star")
 COLOURS = {
@@ -51,6 +53,8 @@ VOCAB = (
      ":", ",") + tuple(NUMBER_WORDS.values()) + tuple(SIZES) + tuple(COLOURS) + tuple(BACKGROUNDS)
     + SHAPES + ("above", "below", "left", "right") + VERBS + ADVERBS
 )
+#: token positions of the toy text encoder (``[CLS]``, up to 30 caption words, ``[SEP]``, padding).
+MAX_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -311,8 +315,8 @@ def sample_scenes(n: int, seed: int = 0, *, split: str = "train") -> list[Scene]
     n : int
         Number of scenes (>= 0).
     seed : int
-        Seed; the same (n, seed, split) gives the same scenes, and the first k scenes of a longer
-        draw equal a draw of k scenes.
+        Seed, an integer >= 0 (TypeError otherwise); the same (n, seed, split) gives the same
+        scenes, and the first k scenes of a longer draw equal a draw of k scenes.
     split : {"train", "val", "test"}
         The split seeds a separate random stream (``SeedSequence([seed, split_id])``), so the
         splits never share a stream; the train split never contains a ``HELD_OUT``
@@ -324,12 +328,48 @@ def sample_scenes(n: int, seed: int = 0, *, split: str = "train") -> list[Scene]
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")
+    seed = check_seed(seed)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS[split], 20261123]))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, SPLITS[split], 20261123]))
     return [_sample_scene(rng, split) for _ in range(int(n))]
 
 
 def render_batch(scenes: list[Scene]) -> np.ndarray:
     """Render scenes to a uint8 array (N, 64, 64, 3)."""
     return np.stack([s.render()[0] for s in scenes]) if scenes else np.zeros((0, SIZE, SIZE, 3), np.uint8)
+
+
+def edit_scene(scene: Scene, k: int, rng: np.random.Generator) -> Scene:
+    """A copy of a scene with ``k`` distinct attributes changed.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene to change (not modified).
+    k : int
+        Attributes to change, each an object's colour, shape or size or the background, at most one
+        change per (object, attribute); capped at the number of such slots.
+    rng : numpy.random.Generator
+        Draws the attributes, their new values and a jitter of every centre by up to 1 px.
+
+    Returns
+    -------
+    Scene
+        Same relation, caption and word table as ``scene`` (the caption describes the original).
+    """
+    objs = [dict(shape=o.shape, colour=o.colour, size=o.size, cx=o.cx, cy=o.cy) for o in scene.objects]
+    slots = [(i, a) for i in range(len(objs)) for a in ("colour", "shape", "size")] + [(-1, "background")]
+    picks = rng.choice(len(slots), size=min(k, len(slots)), replace=False)
+    bg = scene.background
+    for j in picks:
+        i, a = slots[j]
+        if a == "background":
+            bg = str(rng.choice([b for b in BACKGROUNDS if b != bg]))
+            continue
+        pool = {"colour": list(COLOURS), "shape": list(SHAPES), "size": list(SIZES)}[a]
+        objs[i][a] = str(rng.choice([v for v in pool if v != objs[i][a]]))
+    for o in objs:
+        o["cx"] += float(rng.uniform(-1, 1))
+        o["cy"] += float(rng.uniform(-1, 1))
+    return Scene(tuple(SceneObject(**o) for o in objs), bg, scene.relation, scene.caption, scene.words)

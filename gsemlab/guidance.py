@@ -1,27 +1,27 @@
-"""Layout guidance: steer the toy generator's objects into the asked relation with its own cross-attention.
+"""Layout guidance: steer a text-to-image model's objects into the asked relation by its cross-attention.
 
-The bundled UNet learned *what* a caption's objects look like and *where* each word's attention goes
-(its maps point at their objects, chapter 2), but hardly *where* to put the objects: "a red circle
-above a blue square" comes out in the asked relation about as often as chance. This module adds,
-at sampling time and without training, the backward guidance of Chen, Laina and Vedaldi
-("Training-free layout control with cross-attention guidance", WACV 2024), with the layout given by
-the relation instead of boxes:
+A diffusion model can learn *what* a caption's objects look like and *where* each word's attention goes
+(chapter 2) without learning *where* to put the objects. This module adds, at sampling time and without
+training, the backward guidance of Chen, Laina and Vedaldi ("Training-free layout control with
+cross-attention guidance", WACV 2024), with the layout given by a ShapesWorld caption's relation
+instead of boxes:
 
 * at each of the first ``steps`` denoising steps, one extra UNet pass (text condition only) records
-  the cross-attention probabilities (Eq. 6, head-averaged) of every layer;
+  the cross-attention probabilities (Eq. 6, head-averaged) of every layer, with gradients
+  (:class:`GroundingProcessor`, installed by :func:`install_grounding`);
 * the centroid of each of the two related objects' attention (its colour, size and shape tokens,
   summed, normalised over the pixels) is computed per layer, in image coordinates in [0, 1];
 * the loss asks the second object's centroid to lie at least ``margin`` further along the relation's
   axis than the first's, and the axis offset to exceed the perpendicular one (the rule of
-  ``world.relation_holds``), averaged over the layers;
+  ``toyworld.relation_holds``), averaged over the layers (:func:`relation_loss`);
 * the latents take one normalised gradient step against the loss, and sampling goes on.
 
 An optional second term (``excite > 0``) is the Attend-and-Excite loss of Chefer et al. ("Attend-and-
 Excite: attention-based semantic guidance for text-to-image diffusion models", SIGGRAPH 2023) for
 every named object, relation or not: an object whose tokens hold no strong attention anywhere in the
-image is being neglected (a missing object, the commonest count error after duplicates), and its
-attention is pushed up (:func:`excite_loss`).  It takes its own normalised gradient step, so turning
-it on does not weaken the relation step.  By default it acts on one-object captions only.
+image is being neglected, and its attention is pushed up (:func:`excite_loss`).  It takes its own
+normalised gradient step, so turning it on does not weaken the relation step.  By default it acts on
+one-object captions only.
 
 Use it through diffusers' step-end callback::
 
@@ -29,21 +29,81 @@ Use it through diffusers' step-end callback::
     pipe(caption, callback_on_step_end=cb, callback_on_step_end_tensor_inputs=["latents"])
 
 By default a one-object caption gets the excite term alone; with ``excite=0`` a caption without a
-relation, or whose two objects have no token, leaves the sampler unchanged.
+relation, or whose two objects have no token, leaves the sampler unchanged.  What the guidance buys on
+held-out captions is measured by ``benchmarks/layout_guidance.py`` and shown in chapter 2.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
 
-from .locate import parse_caption
-from .world import COLOURS, RELATIONS, SHAPES, SIZES
+from .attention import output, probabilities, project
+from .toyworld.locate import parse_caption
+from .toyworld.world import COLOURS, RELATIONS, SHAPES, SIZES
 
-__all__ = ["RelationGuidance", "excite_loss", "object_token_positions", "relation_loss"]
+__all__ = ["GroundingProcessor", "RelationGuidance", "excite_loss", "install_grounding",
+           "object_token_positions", "relation_loss"]
 
 # axis of the relation (0: x, 1: y; image y points down) and the sign of (second - first) it asks for
 _AXIS = {"above": (1, 1.0), "below": (1, -1.0), "left": (0, 1.0), "right": (0, -1.0)}
+
+
+class GroundingProcessor:
+    """Cross-attention processor computing Eq. 6 explicitly, differentiably, and keeping the
+    head-averaged probabilities (B, L, T) of each call in ``self.sink`` when it is a list.
+
+    Its output equals diffusers' default processor's up to round-off; unlike the recording
+    processor of :mod:`gsemlab.attention`, the kept probabilities carry gradients, for losses on
+    the attention (the guidance here, the grounding loss of :mod:`gsemlab.training.attnloss`).
+
+    Attributes
+    ----------
+    sink : list or None
+        Where each call appends its probabilities, Tensor (B, L, T) with L = h * w pixels and T token
+        positions; None (default) keeps nothing.
+    """
+
+    def __init__(self):
+        self.sink: list | None = None
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
+                 *args, **kwargs):
+        if encoder_hidden_states is None:
+            raise RuntimeError("GroundingProcessor is meant for cross-attention layers only")
+        query, key, value, residual, shape4 = project(attn, hidden_states, encoder_hidden_states, temb,
+                                                       value=True)
+        probs = probabilities(query, key, None, 1.0 / math.sqrt(query.shape[-1]))  # (B, heads, L, T)
+        if self.sink is not None:
+            self.sink.append(probs.mean(1))
+        return output(attn, torch.matmul(probs.to(value.dtype), value), residual, shape4)
+
+
+def install_grounding(unet) -> list[GroundingProcessor]:
+    """Give every cross-attention layer (``attn2``) of a diffusers UNet a :class:`GroundingProcessor`.
+
+    Parameters
+    ----------
+    unet : diffusers.UNet2DConditionModel
+        Changed in place; its self-attention processors are kept.
+
+    Returns
+    -------
+    list of GroundingProcessor
+        One per cross-attention layer, in the UNet's order; set ``.sink`` to a list to collect.
+    """
+    procs = {}
+    out = []
+    for name in unet.attn_processors:
+        if name.endswith("attn2.processor"):
+            p = GroundingProcessor()
+            procs[name] = p
+            out.append(p)
+        else:
+            procs[name] = unet.attn_processors[name]
+    unet.set_attn_processor(procs)
+    return out
 
 
 def object_token_positions(caption: str, tokenizer) -> list[list[int]]:
@@ -202,19 +262,14 @@ class RelationGuidance:
     steps : int
         Guided denoising steps, counted from the start (the layout forms early); default 8 of 25.
     eta : float
-        Size of each latent update, as a multiple of 0.1 x the mean absolute latent gradient
-        (normalised gradient step); 0 turns the guidance off.  The default 0.5 was chosen on 320
-        validation captions (count 0.89, attributes 0.88, relation 0.82, against 0.84, 0.85 and 0.78
-        for eta 1 on 80 of them); ``benchmarks/layout_guidance.py`` measures it on the test split.
+        Size of each relation step on the latents, as a multiple of 0.1 x the mean absolute latent
+        gradient (normalised gradient step); 0 turns the relation term off.
     margin : float
         See :func:`relation_loss`.
     excite : float or None
         Size of the Attend-and-Excite step (:func:`excite_loss`, same normalisation as ``eta``),
         applied to the caption's objects during the same steps; 0 turns it off.  None (default):
-        0.3 for a caption that names one object, 0 otherwise.  A one-object caption has no relation
-        step, and its commonest failure is an empty image, which the term prevents; with a relation
-        step to take as well, ``excite=0.3`` on the same 320 validation captions did not raise the
-        count (0.89) and cost attributes (0.86) and relations (0.76).
+        0.3 for a caption that names one object (it has no relation step), 0 otherwise.
     tau : float
         See :func:`excite_loss`.
 
@@ -268,11 +323,9 @@ class RelationGuidance:
 
     def guide(self, latents: torch.Tensor, t) -> torch.Tensor:
         """One guidance step on ``latents`` (B, 4, h, w) at timestep ``t``; returns new latents."""
-        from .attnloss import install
-
         unet = self.pipe.unet
         saved = unet.attn_processors
-        procs = install(unet)
+        procs = install_grounding(unet)
         sink: list = []
         for p in procs:
             p.sink = sink
@@ -284,7 +337,8 @@ class RelationGuidance:
                 terms = []
                 if self.relate:
                     terms.append((self.eta, torch.stack([
-                        relation_loss([pr[b] for pr in sink], self.first, self.second, self.relation, self.margin)
+                        relation_loss([pr[b] for pr in sink], self.first, self.second, self.relation,
+                                      self.margin)
                         for b in range(z.shape[0])]).sum()))
                 if self.excites:
                     terms.append((self.excite, torch.stack([

@@ -4,18 +4,21 @@ The toy model is a latent diffusion model in the layout of Stable Diffusion, sma
 on two CPU cores: a word-level BERT tokenizer and a bidirectional BERT text encoder (so a shape
 word early in the caption can see the relation word after it, which CLIP's causal encoder cannot),
 an AutoencoderKL from 64x64x3 pixels to 16x16x4 latents (three blocks, scale factor 4), a
-UNet2DConditionModel with cross-attention at 16x16 and 8x8 (and in its 4x4 mid block), and a DDPM noise schedule sampled with
-DDIM in 25 steps.
+UNet2DConditionModel with cross-attention at 16x16 and 8x8 (and in its 4x4 mid block), and a DDPM
+noise schedule sampled with DDIM in 25 steps. Only the training builds these: the run-time code loads
+the exported pipeline folder (:data:`gsemlab.data.TOY_SD_PATH`).
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 
-from .world import VOCAB
+from ..toyworld.world import MAX_LENGTH, VOCAB
 
-MAX_LENGTH = 32
+__all__ = ["MAX_LENGTH", "SCHEDULE", "SPECIAL", "TEXT_CONFIG", "UNET_CONFIG", "VAE_CONFIG",
+           "build_sample_scheduler", "build_text_encoder", "build_tokenizer", "build_train_scheduler",
+           "build_unet", "build_vae", "collapse_posterior"]
+
 SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 SCHEDULE = dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="epsilon")
 TEXT_CONFIG = dict(hidden_size=128, num_hidden_layers=3, num_attention_heads=4, intermediate_size=256,
@@ -39,8 +42,8 @@ def build_tokenizer():
     Returns
     -------
     transformers.BertTokenizer
-        Lower-casing, ``model_max_length`` 32; every caption word (``world.VOCAB``) is one token,
-        wrapped in ``[CLS] ... [SEP]`` and padded with ``[PAD]``.
+        Lower-casing, ``model_max_length`` 32 (``MAX_LENGTH``); every caption word
+        (``toyworld.world.VOCAB``) is one token, wrapped in ``[CLS] ... [SEP]`` and padded with ``[PAD]``.
     """
     from transformers import BertTokenizer
 
@@ -101,11 +104,10 @@ def collapse_posterior(vae, logvar: float = -30.0):
     """Make the VAE's encoder deterministic: its posterior becomes a point mass at its mean.
 
     The UNet and the fine-tuned decoder were trained on posterior means, but the toy VAE's KL weight
-    is so small that its posterior std stayed near 1 (measured 0.99-1.01 per channel, against a
-    spread of the means of 0.5-1.8). diffusers' inpainting pipeline *samples* the posterior for the
-    known image, and the sampled latents decode at 18.7 dB instead of 30 dB: the known region came
-    back as noise. Setting the log-variance output of ``quant_conv`` to a constant ``logvar``
-    (-30, diffusers' lower clamp: std 3e-7) leaves the mean, and so generation, unchanged.
+    is so small that its posterior std stayed near 1, wider than the spread of the means. diffusers'
+    inpainting pipeline *samples* the posterior for the known image, so the known region would come
+    back as noise. Setting the log-variance output of ``quant_conv`` to a constant ``logvar`` leaves
+    the mean, and so generation, unchanged.
 
     Parameters
     ----------
@@ -113,7 +115,7 @@ def collapse_posterior(vae, logvar: float = -30.0):
         Modified in place (``quant_conv``: 2 * latent_channels output channels, the second half is
         the log-variance).
     logvar : float
-        The constant log-variance.
+        The constant log-variance; the default -30 is diffusers' lower clamp (std 3e-7).
 
     Returns
     -------
@@ -126,7 +128,8 @@ def collapse_posterior(vae, logvar: float = -30.0):
 
     conv = getattr(vae, "quant_conv", None)
     if not isinstance(conv, torch.nn.Conv2d):
-        raise TypeError(f"vae must be a diffusers AutoencoderKL with a quant_conv layer, got {type(vae).__name__}")
+        raise TypeError(f"vae must be a diffusers AutoencoderKL with a quant_conv layer, "
+                        f"got {type(vae).__name__}")
     if isinstance(logvar, bool) or not isinstance(logvar, (int, float)) or not math.isfinite(logvar):
         raise ValueError(f"logvar must be a finite number, got {logvar!r}")
     c = vae.config.latent_channels
@@ -147,16 +150,10 @@ def build_sample_scheduler():
     """DDIM (deterministic, eta = 0) on the training schedule, for 25-step sampling.
 
     DDIM is used rather than DPM-Solver++: the cosine schedule reaches alpha_bar ~ 0 at t = T, where a
-    data-prediction solver divides by a vanishing sqrt(alpha_bar); on the toy model DPM-Solver++
-    (even with ``lambda_min_clipped``) left worm-like texture in most images and scored 12% attributes
-    right on 48 test captions against 26% for DDIM with the same weights and 25 steps.
+    data-prediction solver divides by a vanishing sqrt(alpha_bar); on the toy model DPM-Solver++ (even
+    with ``lambda_min_clipped``) left worm-like texture in most images.
     """
     from diffusers import DDIMScheduler
 
     return DDIMScheduler(**SCHEDULE, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
 
-
-def save_config(obj, path: str) -> None:
-    """Write a JSON config."""
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)

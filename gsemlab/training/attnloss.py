@@ -1,4 +1,4 @@
-"""Grounding loss on the toy UNet's cross-attention (TokenCompose-style, training only).
+"""Grounding loss on the toy UNet's cross-attention (TokenCompose-style), added to the UNet stage's loss.
 
 ShapesWorld knows where every word of a caption is in its image, so the UNet can be told, while it
 learns to denoise, which pixels each word's cross-attention (Eq. 6) should fall on.  Two terms,
@@ -10,23 +10,24 @@ over the cross-attention layers:
 * pixel term: binary cross-entropy between ``a_k(p)`` (the softmax probability of token k at
   pixel p, averaged over heads) and the region ``m_k(p)``.
 
-Regions are soft masks (the area fraction of each latent cell covered), pooled to each layer's
-resolution.  Supervised words: shape, colour and size words -> their object(s); relation words ->
-the two related objects; verbs and adverbs -> the subject (the first object, which they describe);
-"shapes" -> all objects; "background" and the background's colour word -> the pixels no object
-covers.  Articles, prepositions, punctuation, number words, "ShapesWorld" and the special tokens are
-left free.
+The probabilities come, with gradients, from :class:`gsemlab.guidance.GroundingProcessor` (installed by
+:func:`gsemlab.guidance.install_grounding`). Regions are soft masks (the area fraction of each latent
+cell covered), pooled to each layer's resolution.
+
+Supervised words: shape, colour and size words -> their object(s); relation words -> the two related
+objects; verbs and adverbs -> the subject (the first object, which they describe); "shapes" -> all
+objects; "background" and the background's colour word -> the pixels no object covers.  Articles,
+prepositions, punctuation, number words, "ShapesWorld" and the special tokens are left free.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..attention import output, probabilities, project
-from .world import ADVERBS, VERBS
+from ..toyworld.world import ADVERBS, SIZE, VERBS, object_mask
+
+__all__ = ["BACKGROUND_BIT", "grounding_loss", "object_fractions", "region_masks", "token_regions"]
 
 BACKGROUND_BIT = 8  # bits 1, 2, 4: objects 0, 1, 2; bit 8: background
 
@@ -36,7 +37,7 @@ def token_regions(scene, tokens: list[str], max_length: int) -> np.ndarray:
 
     Parameters
     ----------
-    scene : world.Scene
+    scene : gsemlab.toyworld.Scene
         The scene the caption describes.
     tokens : list of str
         The tokenizer's word pieces of the caption, without the special tokens.
@@ -68,7 +69,7 @@ def object_fractions(scene, cells: int = 16) -> np.ndarray:
 
     Parameters
     ----------
-    scene : world.Scene
+    scene : gsemlab.toyworld.Scene
         One to three objects, in caption order.
     cells : int
         Latent cells per side; must divide the 64-pixel image side (16 for the toy VAE's factor 4).
@@ -79,8 +80,6 @@ def object_fractions(scene, cells: int = 16) -> np.ndarray:
         Fraction of each cell's pixels inside object i, times 255 (255 = the whole cell); rows of
         absent objects are 0.
     """
-    from .world import SIZE, object_mask
-
     if isinstance(cells, bool) or not isinstance(cells, (int, np.integer)) or cells < 1 or SIZE % cells:
         raise ValueError(f"cells must be a positive divisor of {SIZE}, got {cells!r}")
     out = np.zeros((3, cells, cells), np.uint8)
@@ -118,51 +117,6 @@ def region_masks(codes: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
     return m * (1 - is_bg) + bg * is_bg
 
 
-class GroundingProcessor:
-    """Cross-attention processor computing Eq. 6 explicitly (differentiably) and keeping the
-    head-averaged probabilities (B, L, T) of each call in ``self.sink`` when it is a list."""
-
-    def __init__(self):
-        self.sink: list | None = None
-
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
-                 *args, **kwargs):
-        if encoder_hidden_states is None:
-            raise RuntimeError("GroundingProcessor is meant for cross-attention layers only")
-        query, key, value, residual, shape4 = project(attn, hidden_states, encoder_hidden_states, temb,
-                                                       value=True)
-        probs = probabilities(query, key, None, 1.0 / math.sqrt(query.shape[-1]))  # (B, heads, L, T)
-        if self.sink is not None:
-            self.sink.append(probs.mean(1))
-        return output(attn, torch.matmul(probs.to(value.dtype), value), residual, shape4)
-
-
-def install(unet) -> list[GroundingProcessor]:
-    """Give every cross-attention layer (``attn2``) of a diffusers UNet a GroundingProcessor.
-
-    Parameters
-    ----------
-    unet : diffusers.UNet2DConditionModel
-        Changed in place; its self-attention processors are kept.
-
-    Returns
-    -------
-    list of GroundingProcessor
-        One per cross-attention layer, in the UNet's order; set ``.sink`` to a list to collect.
-    """
-    procs = {}
-    out = []
-    for name in unet.attn_processors:
-        if name.endswith("attn2.processor"):
-            p = GroundingProcessor()
-            procs[name] = p
-            out.append(p)
-        else:
-            procs[name] = unet.attn_processors[name]
-    unet.set_attn_processor(procs)
-    return out
-
-
 def grounding_loss(probs: list[torch.Tensor], masks: torch.Tensor, keep: torch.Tensor,
                    pixel_weight: float = 0.5) -> torch.Tensor:
     """Token term + ``pixel_weight`` x pixel term, averaged over layers.
@@ -187,7 +141,8 @@ def grounding_loss(probs: list[torch.Tensor], masks: torch.Tensor, keep: torch.T
     if not probs:
         raise ValueError("probs must hold at least one layer's probabilities, got an empty list")
     if masks.shape[:2] != keep.shape:
-        raise ValueError(f"masks (B, T, H, W) and keep (B, T) disagree: {tuple(masks.shape)} and {tuple(keep.shape)}")
+        raise ValueError(f"masks (B, T, H, W) and keep (B, T) disagree: {tuple(masks.shape)} and "
+                         f"{tuple(keep.shape)}")
     if not pixel_weight >= 0:
         raise ValueError(f"pixel_weight must be >= 0, got {pixel_weight!r}")
     n = keep.float().sum().clamp(min=1.0)

@@ -1,0 +1,97 @@
+"""Train the bundled ShapesWorld model family from scratch, resumably, on CPU.
+
+Usage::
+
+    python -m gsemlab.training all   # shapes, vae, unet, decoder, toysim, toynima, export
+    python -m gsemlab.training unet --minutes 60 --steps 6000
+    GSEMLAB_TOY_CACHE=/tmp/toy python -m gsemlab.training vae
+
+Every stage checkpoints to the cache folder (``--cache-dir``, else ``$GSEMLAB_TOY_CACHE``, else
+``~/.cache/gsemlab/toy``) every few minutes and resumes from there when re-run; a stage whose
+checkpoint says "done" is skipped.  Each stage stops at its step budget or its time budget
+(whichever comes first; the time already spent is stored in the checkpoint).  ``export`` writes
+the final weights into ``gsemlab/data/`` (or ``--out``).  The UNet stage adds a grounding loss on
+the cross-attention maps (`gsemlab.training.attnloss`, ``--attn-weight``, 0 turns it off).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import torch
+
+from ..data import DATA_DIR
+from . import metric_nets
+from .autoencoder import stage_decoder, stage_vae
+from .common import cache_dir, load_ckpt, stage_data
+from .unet import export_pipeline, stage_unet, unet_history
+
+__all__ = ["DEFAULTS", "STAGES", "export", "main"]
+
+DEFAULTS = {  # stage -> (steps, minutes, batch)
+    "shapes": (1500, 4.0, 64),
+    "vae": (6000, 12.0, 8),
+    "unet": (20000, 70.0, 16),
+    "decoder": (6000, 25.0, 8),
+    "toysim": (3000, 10.0, 32),
+    "toynima": (3000, 10.0, 64),
+}
+STAGES = ("data", "shapes", "vae", "unet", "decoder", "toysim", "toynima", "export")
+_TRAIN = {"shapes": metric_nets.train_shapes, "vae": stage_vae, "unet": stage_unet, "decoder": stage_decoder,
+          "toysim": metric_nets.train_toysim, "toynima": metric_nets.train_toynima}
+
+
+def export(cache: str, out: str) -> dict:
+    """Write the pipeline and the metric nets to ``out`` and their training record to ``toy_training.json``.
+
+    Returns
+    -------
+    dict
+        Per model: steps, minutes and its held-out metrics (validation PSNR for the VAE and decoder);
+        for the UNet also its runs (:func:`gsemlab.training.unet.unet_history`).
+    """
+    export_pipeline(cache, out)
+    info = metric_nets.export_all(cache, out)
+    for name in ("vae", "unet", "decoder"):
+        ck = load_ckpt(os.path.join(cache, f"{name}.pt"))
+        if ck is not None:
+            info[name] = {"steps": ck["step"], "minutes": round(ck["elapsed"] / 60, 2),
+                          **({"val_psnr_db": round(ck["val_psnr"], 2)} if "val_psnr" in ck else {})}
+    info["unet"]["runs"] = unet_history(cache)
+    with open(os.path.join(out, "toy_training.json"), "w") as f:
+        json.dump(info, f, indent=2)
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stage named on the command line (``argv``, default ``sys.argv[1:]``); returns 0."""
+    p = argparse.ArgumentParser(prog="python -m gsemlab.training", description=__doc__.split("\n")[0])
+    p.add_argument("stage", choices=STAGES + ("all",))
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--out", default=str(DATA_DIR), help="where export writes the final weights")
+    p.add_argument("--steps", type=int, default=None, help="step budget of the stage")
+    p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the stage")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--attn-weight", type=float, default=0.02,
+                   help="weight of the UNet stage's grounding loss on cross-attention (0: off)")
+    p.add_argument("--pixel-weight", type=float, default=0.5,
+                   help="weight of the grounding loss's pixel term against its token term")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    cache = cache_dir(a.cache_dir)
+    stages = [s for s in STAGES if s != "data"] if a.stage == "all" else [a.stage]
+    for st in stages:
+        if st == "data":
+            stage_data(cache)
+            continue
+        if st == "export":
+            export(cache, a.out)
+            continue
+        steps, minutes, batch = DEFAULTS[st]
+        if a.stage != "all":
+            steps, minutes, batch = a.steps or steps, a.minutes or minutes, a.batch or batch
+        extra = {"attn_weight": a.attn_weight, "pixel_weight": a.pixel_weight} if st == "unet" else {}
+        _TRAIN[st](cache, steps=steps, minutes=minutes, batch=batch, **extra)
+    return 0
