@@ -2,7 +2,8 @@
 #   make book       build and execute the whole book into _build/html (CPU, bundled models)
 #   make test       run the test suite offline
 #   make notebooks  regenerate the output-free .ipynb twins of the MyST chapters (for Colab)
-#   make bench      run the benchmarks and write their result files
+#   make bench      run the benchmarks, write their result files and the summaries in gsemlab/data/results
+#   make wheel-notebooks  build a wheel, install it in a fresh venv outside the repository, run every .ipynb twin
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -14,7 +15,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup book test notebooks bench vendor clean
+.PHONY: setup book test notebooks bench summaries wheel-notebooks vendor clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +43,15 @@ notebooks: setup
 	$(BIN)/python book/_scripts/pair_notebooks.py --write
 
 bench: setup
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in $(filter-out benchmarks/summaries.py,$(wildcard benchmarks/*.py)); do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/summaries.py
+
+# the fields the chapters show, from the full files in benchmarks/results/ (seconds, no benchmark re-run)
+summaries: setup
+	$(BIN)/python benchmarks/summaries.py
+
+wheel-notebooks:
+	bash .ci/wheel_notebooks.sh
 
 clean:
 	rm -rf _build .jupyter_cache

@@ -39,9 +39,9 @@ import numpy as np
 import torch
 
 from gsemlab.calibration import load_calibration
+from gsemlab.channel import bsc
 from gsemlab.gsemcom import GSemCom, user_seed
 from gsemlab.gsemcom.decoder import border_pixels
-from gsemlab.channel import bsc
 from gsemlab.packing import Packet
 from gsemlab.prompt import load_nlp
 from gsemlab.toyworld.world import BACKGROUNDS, sample_scenes

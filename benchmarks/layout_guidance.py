@@ -110,6 +110,9 @@ def main(argv=None) -> dict:
     res["time_ratio_all_images"] = g["seconds_per_image"] / b["seconds_per_image"]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=1))
+    from summaries import write_for  # benchmarks/summaries.py: what the chapters show, as package data
+
+    write_for(a.out)
     print(f"{a.n} test captions ({b['n_relation_captions']} with a relation), eta {a.eta}, "
           f"{a.steps} guided steps")
     for k in ("relation", "count", "attributes"):

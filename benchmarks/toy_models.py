@@ -166,6 +166,9 @@ def main() -> dict:
         res["training"] = json.loads(train_info.read_text())
     os.makedirs(Path(a.out).parent, exist_ok=True)
     Path(a.out).write_text(json.dumps(res, indent=2))
+    from summaries import write_for  # benchmarks/summaries.py: what the chapters show, as package data
+
+    write_for(a.out)
     print(f"{a.n} test captions, {a.steps} steps, guidance {a.guidance}")
     for k, v in STARTING_LINE.items():
         print(f"  {k:18s} {gen[k]:.3f}   starting line {v:.3f}   ratio {gen[k] / v:.2f}"

@@ -15,7 +15,8 @@ Two backends share this code path:
     ``StableDiffusionInpaintPipeline`` on the same components.
 ``"hub"``
     Real Stable Diffusion 2.1 base and SD 2 inpainting (community mirrors; SD 1.5 as fallbacks),
-    DreamSim and pyiqa's NIMA, for readers with a GPU. Needs ``pip install "gsemlab[hub]"``.
+    DreamSim and pyiqa's NIMA, for readers with a GPU. Needs the ``[hub]`` extra:
+    ``pip install "gsemlab[hub] @ git+https://github.com/gsem-course/gsem-course"``.
 
 :func:`gsemlab.testing.tiny_random_pipeline` builds random-weight pipelines of the same classes from configs (no
 download); the tests save them to a temporary folder and load them through :func:`load_backend`, the

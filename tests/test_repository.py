@@ -53,3 +53,55 @@ def test_pyproject_extras():
     # everything that needs torchvision stays in [hub]
     for name in ("dreamsim", "pyiqa", "timm", "torchvision"):
         assert not any(d.startswith(name) for d in meta["dependencies"] + extras["book"] + extras["dev"])
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    return text.split(f"\n{title}\n", 1)[1].split("\n#", 1)[0]
+
+
+def test_readme_quick_start_uses_public_names_only():
+    # it runs for real in .ci/wheel_notebooks.sh, from the installed wheel outside the repository
+    import ast
+    import importlib
+
+    section = _readme_section("### Quick start: one prompt end to end")
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 15
+    tree = ast.parse(code)
+    imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert imports
+    for node in imports:
+        module = importlib.import_module(node.module)
+        for alias in node.names:
+            assert alias.name in module.__all__, f"{node.module}.{alias.name} is not public"
+    assert 'load_backend("toy")' in code and "max_payload_bits" in code and "budget=budget" in code
+
+
+def test_readme_public_names_exist():
+    import importlib
+
+    rows = re.findall(r"^\| `(gsemlab[\w.]*)` \| (.+) \|$", _readme_section("### Public names"), re.MULTILINE)
+    assert len(rows) >= 10
+    for module_name, names in rows:
+        module = importlib.import_module(module_name)
+        for name in re.findall(r"`(\w+)`", names):
+            assert name in module.__all__, f"README lists {module_name}.{name}, which is not in its __all__"
+
+
+def test_readme_installs_from_the_repository_url():
+    url = "https://github.com/gsem-course/gsem-course"
+    text = (ROOT / "README.md").read_text()
+    assert f'pip install "gsemlab @ git+{url}"' in text and f'pip install "gsemlab[hub] @ git+{url}"' in text
+    # the package is on no index: a bare `pip install "gsemlab[hub]"` cannot work
+    assert not re.search(r'"gsemlab(\[\w+\])?"|pip install gsemlab\b', text)
+    assert "DESIGN.md" not in text  # not shipped
+
+
+def test_license_py_typed_and_psutil():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert "The gsem-course authors" in (ROOT / "LICENSE").read_text()
+    assert (ROOT / "gsemlab" / "py.typed").is_file()
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("psutil") for d in meta["dependencies"])  # the memory sampler's fallback
+    assert "psutil" in _pins((ROOT / "constraints.txt").read_text().splitlines())

@@ -4,8 +4,9 @@ Everything here ships inside the installed package (wheel or editable), so a cha
 finds it without the repository. Stdlib only; imports nothing of gsemlab.
 
 * :data:`DATA_DIR`: this folder. :data:`TOY_SD_PATH`: the toy ``StableDiffusionPipeline`` folder.
-* :data:`RESULTS_DIR`: summaries written by the scripts in ``benchmarks/`` (each beside its full file
-  in ``benchmarks/results/``); :func:`load_result` reads one.
+* :data:`RESULTS_DIR`: summaries of the benchmark results that chapters show (the aggregate fields,
+  extracted by ``benchmarks/summaries.py`` from the full files in the repository's
+  ``benchmarks/results/``); :func:`load_result` reads one, :func:`result_names` lists them.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def load_result(name: str) -> dict:
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
-    path = RESULTS_DIR / f"{name}.json"
-    if not path.is_file():
-        raise ValueError(f"no bundled result named {name!r}; have {result_names()}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    names = result_names()
+    if name not in names:  # also keeps "../x" from reading files outside RESULTS_DIR
+        raise ValueError(f"no bundled result named {name!r}; have {names}")
+    return json.loads((RESULTS_DIR / f"{name}.json").read_text(encoding="utf-8"))

@@ -1,0 +1,148 @@
+"""Summaries of the benchmark results that the chapters show, bundled as package data.
+
+Each benchmark writes its full result file to ``benchmarks/results/`` (per-caption rows included,
+hundreds of kilobytes, repository only). The chapters need only the aggregate fields, and they must
+find them in the installed package (a wheel on Colab has no ``benchmarks/`` folder). This script
+extracts, from each full file, exactly the fields that a chapter or figure reads, plus the fields that
+say how the run was made, and writes them to ``gsemlab/data/results/<name>.json``, where
+:func:`gsemlab.data.load_result` reads them.
+
+Re-running a benchmark takes hours; writing the summaries takes a second, so they are regenerated from
+the recorded full files::
+
+    python benchmarks/summaries.py            # write every summary from benchmarks/results/
+    python benchmarks/summaries.py --check    # exit 1 when a bundled summary differs from its full file
+
+``make bench`` runs it after the benchmarks; ``gsemcom.py`` and ``attention_quality.py`` also call
+:func:`write_for` after writing their full file. ``tests/test_data.py`` fails when a bundled summary
+drifts from what :func:`extract` gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The benchmarks' full result files (repository only).
+FULL_DIR = ROOT / "benchmarks" / "results"
+#: Where the summaries go: package data of gsemlab (``gsemlab.data.RESULTS_DIR``).
+SUMMARY_DIR = ROOT / "gsemlab" / "data" / "results"
+
+#: Fields that say how a run was made; copied whenever the full file has them.
+PROVENANCE = ("benchmark", "command", "backend", "captions", "n_captions", "split", "seed", "seeds",
+              "steps", "guidance", "threads", "device", "machine", "torch", "seconds")
+
+
+def _pick(full: dict, keys: tuple[str, ...] | list[str], name: str) -> dict:
+    """The provenance fields ``full`` has, then ``keys`` (each required), in that order."""
+    missing = [k for k in keys if k not in full]
+    if missing:
+        raise KeyError(f"{name}: the full result file lacks the field(s) {missing} that a chapter reads")
+    out = {k: full[k] for k in PROVENANCE if k in full}
+    out.update({k: full[k] for k in keys})
+    return out
+
+
+def gsemcom(full: dict) -> dict:
+    """Chapter 7's tables and ``gsemlab.viz_images.gsemcom_results_figure``: every aggregate, no
+    ``per_caption`` rows."""
+    keys = ("config", "paper", "headline", "checks", "methods", "by_source_background", "bytes",
+            "semantic_pixels", "timing_s", "peak_memory_mb", "weights_mb", "sweeps")
+    return _pick(full, keys, "gsemcom")
+
+
+def layout_guidance(full: dict) -> dict:
+    """Chapter 2's table of one layout-guidance run: the settings and each sampler's row, no
+    ``per_caption`` rows."""
+    rows = list(full.get("settings", {}))
+    ratios = sorted(k for k in full if k.startswith("time_ratio_"))
+    return _pick(full, ["targets", "settings", *rows, *ratios], "layout_guidance")
+
+
+def attention_quality(full: dict) -> dict:
+    """Pointing game, mass and IoU of the word maps against the centred prior (chapter 2), no
+    per-object ``rows``."""
+    keys = ("aggregation", "baseline", "targets", "noun", "colour", "targets_met")
+    return _pick(full, keys, "attention_quality")
+
+
+def toy_models(full: dict) -> dict:
+    """The bundled models' measurements (chapter 2 and the appendix): the whole file, it is small."""
+    return dict(full)
+
+
+#: name of the bundled summary -> (full file in :data:`FULL_DIR`, extractor).
+SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
+    "gsemcom": ("gsemcom.json", gsemcom),
+    "layout_guidance": ("layout_guidance.json", layout_guidance),
+    "layout_guidance_2026": ("layout_guidance_2026.json", layout_guidance),
+    "layout_guidance_2026_defaults": ("layout_guidance_2026_defaults.json", layout_guidance),
+    "attention_quality": ("attention_quality.json", attention_quality),
+    "toy_models": ("toy_models.json", toy_models),
+}
+
+
+def extract(name: str, full_dir: Path = FULL_DIR) -> dict:
+    """The summary ``name`` computed from its full file in ``full_dir``."""
+    if name not in SUMMARIES:
+        raise ValueError(f"no summary named {name!r}; have {sorted(SUMMARIES)}")
+    filename, fn = SUMMARIES[name]
+    full = json.loads((Path(full_dir) / filename).read_text(encoding="utf-8"))
+    return fn(full)
+
+
+def dumps(summary: dict) -> str:
+    """The text a summary file holds (stable: regenerating an unchanged summary changes nothing)."""
+    return json.dumps(summary, indent=1, ensure_ascii=False) + "\n"
+
+
+def write(name: str, full_dir: Path = FULL_DIR, out_dir: Path = SUMMARY_DIR) -> Path:
+    """Write the summary ``name`` to ``out_dir/<name>.json``; return its path."""
+    out = Path(out_dir) / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dumps(extract(name, full_dir)), encoding="utf-8")
+    return out
+
+
+def write_for(full_path: str | Path) -> Path | None:
+    """Write the summary of the full file a benchmark has just written, when it is one that is bundled.
+
+    A benchmark calls this after writing its result; a run written elsewhere (``--out /tmp/x.json``)
+    has no summary, and this returns None.
+    """
+    full_path = Path(full_path).resolve()
+    if full_path.parent != FULL_DIR.resolve():
+        return None
+    for name, (filename, _) in SUMMARIES.items():
+        if filename == full_path.name:
+            out = write(name)
+            print(f"wrote the bundled summary {out.relative_to(ROOT)}")
+            return out
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="exit 1 when a bundled summary is out of date")
+    args = p.parse_args(argv)
+    stale = []
+    for name in SUMMARIES:
+        path = SUMMARY_DIR / f"{name}.json"
+        if args.check:
+            if not path.is_file() or json.loads(path.read_text(encoding="utf-8")) != extract(name):
+                stale.append(name)
+        else:
+            write(name)
+            print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1e3:.1f} kB)")
+    if stale:
+        print(f"out of date (run `python benchmarks/summaries.py`): {stale}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
