@@ -95,16 +95,19 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
 
     Parameters
     ----------
-    rng : None, int >= 0, numpy.random.SeedSequence or numpy.random.Generator
-        A generator (returned as it is), a seed, or None for fresh entropy.
+    rng : None, int >= 0, sequence of int >= 0, numpy.random.SeedSequence or numpy.random.Generator
+        A generator (returned as it is), a seed (one integer, or several mixed into one stream, as
+        ``default_rng([seed, k])``), or None for fresh entropy.
     name : str
         Argument name used in the error message.
     """
     if rng is None or isinstance(rng, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
         return np.random.default_rng(rng)
+    if isinstance(rng, (list, tuple, np.ndarray)) and len(rng) > 0:
+        return np.random.default_rng([check_seed(v, f"{name} entries") for v in np.asarray(rng).tolist()])
     if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
-        raise TypeError(f"{name} must be None, an integer seed >= 0 or a numpy.random.Generator, "
-                        f"got {type(rng).__name__} {rng!r}")
+        raise TypeError(f"{name} must be None, an integer seed >= 0 (or a sequence of them) or a "
+                        f"numpy.random.Generator, got {type(rng).__name__} {rng!r}")
     return np.random.default_rng(check_seed(rng, name))
 
 

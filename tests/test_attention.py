@@ -13,7 +13,7 @@ import PIL.Image
 import pytest
 import torch
 
-from gsemlab.attention import AttentionStore, _align_tokens, binarize, word_tokens
+from gsemlab.attention import AttentionStore, align_tokens, binarize, word_tokens
 from gsemlab.testing import tiny_random_pipeline
 
 PROMPT = "a small red circle floating above a blue squares"
@@ -54,7 +54,7 @@ def test_alignment_without_offsets_matches_offsets(pipe):
     # the fallback for tokenizers without offset mappings must give the fast tokenizer's spans
     text = "A small RED circle, floating above: a blue squares!"
     enc = pipe.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    assert _align_tokens(pipe.tokenizer, text) == [tuple(s) for s in enc["offset_mapping"]]
+    assert align_tokens(pipe.tokenizer, text) == [tuple(s) for s in enc["offset_mapping"]]
 
 
 def test_wordpiece_tokenizer(tmp_path):
@@ -69,7 +69,7 @@ def test_wordpiece_tokenizer(tmp_path):
     assert word_tokens(tok, text) == {"A": [1], "red": [2], "circle": [3, 4], "above": [6], "a": [7],
                                       "blue": [8], "square": [9]}
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-    assert _align_tokens(tok, text) == [tuple(s) for s in enc["offset_mapping"]]
+    assert align_tokens(tok, text) == [tuple(s) for s in enc["offset_mapping"]]
 
 
 def test_word_not_in_prompt(pipe):
@@ -178,6 +178,42 @@ def test_storage_options_give_the_same_maps(pipe):
         assert ma[w].shape == (64, 64) and ma[w].min() >= 0
         np.testing.assert_allclose(ma[w], mb[w], rtol=1e-5, atol=1e-6)
     assert a.maps(layer=0).shape[1] == 20 and b.maps(layer=0).shape[1] == 77
+
+
+def test_running_sum_is_the_sum_of_the_kept_steps(pipe):
+    # keep_steps=False adds each step's probabilities in place, per group of same-shaped layers; layer by
+    # layer it must equal the sum of the per-step records, for kept columns (tokens="prompt") and all
+    with AttentionStore(pipe) as steps:
+        generate(pipe, steps=3)
+    for tokens in ("prompt", None):
+        with AttentionStore(pipe, tokens=tokens, keep_steps=False) as total:
+            generate(pipe, steps=3)
+        for k in range(len(steps.layers)):
+            by_step = sum(steps.maps(step=s, layer=k) for s in range(3))  # (heads, 20 columns, h, w)
+            got = total.maps(layer=k)
+            np.testing.assert_allclose(got[:, :20], by_step, rtol=1e-6, atol=1e-7)
+            assert got.shape[1] == (20 if tokens else 77)
+    assert steps.timesteps == [int(t) for t in pipe.scheduler.timesteps]  # plain ints, in order
+
+
+def test_reads_inside_the_block_repeated_calls_and_errors(pipe):
+    with AttentionStore(pipe, keep_steps=False) as store:
+        generate(pipe, steps=2, prompt="a large green star")  # replaced by the next call
+        generate(pipe, steps=2)
+        inside = store.word_maps(PROMPT, ["red"])["red"]  # the last step is computed when first read
+        layers = store.layers
+    assert store.n_steps == 2 and store.prompts == [PROMPT]
+    np.testing.assert_array_equal(store.word_maps(PROMPT, ["red"])["red"], inside)
+    assert all(info.resolution is not None for info in layers)
+    before = dict(pipe.unet.attn_processors)
+    def stop(*args):
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"), AttentionStore(pipe) as failed:
+        generate(pipe, steps=2, callback_on_step_end=stop)
+    assert failed._pending == []  # an interrupted run leaves nothing behind
+    assert all(pipe.unet.attn_processors[k] is v for k, v in before.items())
+    assert "encode_prompt" not in vars(pipe)
 
 
 def test_batches_and_inpainting(pipe):

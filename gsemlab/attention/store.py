@@ -1,24 +1,8 @@
-"""Cross-attention maps of a text-to-image diffusion model (Eq. 5-8).
+"""The attention store (Eq. 5-7) and the binarisation of its maps (Eq. 8).
 
-While Stable Diffusion denoises, every spatial transformer of the UNet lets the image attend to the
-prompt's token embeddings ``w``. For a layer ``i``, a step ``t`` and a head ``l`` the cross-attention
-probabilities are (Eq. 6)
-
-.. math:: F_t^{(i)} = \\mathrm{softmax}\\big((W_q v)(W_k w)^T / \\sqrt{d}\\big),
-
-one row per latent position and one column per token, so column ``z`` reshaped to the layer's grid is a
-map of where token ``z`` acts in the image. G-SemCom reads these maps as a by-product of generation:
-
-* :class:`AttentionStore` swaps the UNet's cross-attention processors for recording ones that compute the
-  same output and keep the probabilities of the conditional half of a classifier-free-guidance batch,
-  per step, layer and head, on the CPU;
-* :meth:`AttentionStore.word_maps` aggregates them into one map per word (Eq. 7): each layer's map is
-  upsampled bicubically to the image size, clamped at 0, and summed over steps, layers and heads; a word
-  split into several tokens sums its tokens;
-* :func:`binarize` thresholds a map (Eq. 8) after normalising it to [0, 1].
-
-The aggregation follows daam (Tang et al., 2023, the paper's reference [16]), which the tests use as an
-independent oracle: on the same pipeline both give the same maps up to a constant factor.
+:class:`AttentionStore` swaps the UNet's cross-attention processors for recording ones, keeps the
+probabilities per step (or their running sum), and aggregates them into one map per word;
+:func:`binarize` thresholds a map after normalising it to [0, 1].
 """
 
 from __future__ import annotations
@@ -26,19 +10,19 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers.models.attention_processor import AttnProcessor2_0
 
-__all__ = ["AttentionStore", "LayerInfo", "binarize", "bytes_to_unicode", "output", "probabilities", "project", "word_tokens"]
+from .processor import RecordingProcessor, probabilities
+from .tokens import word_tokens
+
+__all__ = ["AttentionStore", "LayerInfo", "binarize"]
 
 _BLOCKS = ("down", "mid", "up")
-_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
 
 
 @dataclass(frozen=True)
@@ -63,238 +47,7 @@ class LayerInfo:
     resolution: tuple[int, int] | None = None
 
 
-# ----------------------------------------------------------------------------------------- processor
-def project(attn, hidden_states, encoder_hidden_states, temb, *, value: bool):
-    """Query, key (and value) of diffusers' ``Attention``, split into heads: (batch, heads, len, head_dim).
 
-    The same operations, in the same order, as diffusers' ``AttnProcessor2_0``.
-    """
-    residual = hidden_states
-    if attn.spatial_norm is not None:
-        hidden_states = attn.spatial_norm(hidden_states, temb)
-    input_ndim = hidden_states.ndim
-    shape4 = None
-    if input_ndim == 4:
-        shape4 = hidden_states.shape  # (batch, channel, height, width)
-        b, c, h, w = shape4
-        hidden_states = hidden_states.view(b, c, h * w).transpose(1, 2)
-    if attn.group_norm is not None:
-        hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
-    batch_size = hidden_states.shape[0]
-    query = attn.to_q(hidden_states)
-    if encoder_hidden_states is None:
-        encoder_hidden_states = hidden_states
-    elif attn.norm_cross:
-        encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
-    key = attn.to_k(encoder_hidden_states)
-    head_dim = key.shape[-1] // attn.heads
-    query = query.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-    key = key.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-    if attn.norm_q is not None:
-        query = attn.norm_q(query)
-    if attn.norm_k is not None:
-        key = attn.norm_k(key)
-    v = None
-    if value:
-        v = attn.to_v(encoder_hidden_states).view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
-    return query, key, v, residual, shape4
-
-
-def output(attn, hidden_states, residual, shape4):
-    """The rest of diffusers' ``AttnProcessor2_0`` after attention: merge the heads of
-    (batch, heads, len, head_dim), project out, restore a 4-D input's shape, add the residual, rescale."""
-    batch, heads, _, head_dim = hidden_states.shape
-    hidden_states = hidden_states.transpose(1, 2).reshape(batch, -1, heads * head_dim)
-    hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
-    if shape4 is not None:
-        hidden_states = hidden_states.transpose(-1, -2).reshape(*shape4)
-    if attn.residual_connection:
-        hidden_states = hidden_states + residual
-    return hidden_states / attn.rescale_output_factor
-
-
-def probabilities(query, key, attention_mask, scale: float) -> torch.Tensor:
-    """Eq. 6: softmax(Q K^T * scale) in float32; (batch, heads, queries, tokens)."""
-    scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * scale  # (B, heads, L, T)
-    if attention_mask is not None:
-        scores = scores + attention_mask.float()
-    return scores.softmax(dim=-1)
-
-
-class _RecordingProcessor:
-    """Cross-attention processor that computes the layer's usual output and records Eq. 6's probabilities.
-
-    When the layer's original processor is diffusers' ``AttnProcessor2_0`` (the default with PyTorch 2),
-    the output is computed here by the same operations, so the image is bit-identical; for any other
-    processor the original computes the output and the probabilities are computed beside it.
-    """
-
-    def __init__(self, store: AttentionStore, name: str, original):
-        self.store, self.name, self.original = store, name, original
-        self.fast = type(original) is AttnProcessor2_0
-
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None,
-                 *args, **kwargs):
-        cond = self.store._cond_slice(hidden_states.shape[0])
-        if encoder_hidden_states is None or cond is None:  # not a cross-attention call of a recorded run
-            return self._original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, args, kwargs)
-        mask = None
-        if attention_mask is not None:
-            batch, tokens = encoder_hidden_states.shape[:2]
-            mask = attn.prepare_attention_mask(attention_mask, tokens, batch)
-            mask = mask.view(batch, attn.heads, -1, mask.shape[-1])  # (B, heads, 1 or L, T)
-        if not self.fast:
-            out = self._original(attn, hidden_states, encoder_hidden_states, attention_mask, temb, args, kwargs)
-            with torch.no_grad():
-                query, key, *_ = project(attn, hidden_states[cond], encoder_hidden_states[cond],
-                                          None if temb is None else temb[cond], value=False)
-                probs = probabilities(query, key, None if mask is None else mask[cond], attn.scale)
-            self.store._record(self.name, probs)
-            return out
-
-        # The body of diffusers' AttnProcessor2_0, with one extra line that records the probabilities.
-        query, key, value, residual, shape4 = project(attn, hidden_states, encoder_hidden_states, temb,
-                                                       value=True)
-        head_dim = query.shape[-1]  # query: (batch, heads, queries, head_dim)
-        with torch.no_grad():  # SDPA's scale is 1/sqrt(head_dim): record what the layer computes
-            self.store._record(self.name, probabilities(query[cond], key[cond],
-                                                         None if mask is None else mask[cond],
-                                                         1.0 / math.sqrt(head_dim)))
-        hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=0.0,
-                                                       is_causal=False)
-        return output(attn, hidden_states.to(query.dtype), residual, shape4)
-
-    def _original(self, attn, hidden_states, encoder_hidden_states, attention_mask, temb, args, kwargs):
-        if temb is not None:
-            kwargs = {**kwargs, "temb": temb}
-        return self.original(attn, hidden_states, *args, encoder_hidden_states=encoder_hidden_states,
-                             attention_mask=attention_mask, **kwargs)
-
-
-# ------------------------------------------------------------------------------------- word -> tokens
-def _token_spans(tokenizer, prompt: str) -> list[tuple[int, int]]:
-    """Character span of every token of ``prompt`` (without BOS/EOS), truncated like the pipeline does."""
-    limit = int(tokenizer.model_max_length) - 2
-    if getattr(tokenizer, "is_fast", False):
-        enc = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
-        return [tuple(map(int, s)) for s in enc["offset_mapping"]][:limit]
-    return _align_tokens(tokenizer, prompt)[:limit]
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP byte-level alphabet: every byte mapped to a printable character."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1))
-    bs += list(range(ord("\xae"), ord("\xff") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
-
-
-_BYTE_OF = {c: b for b, c in bytes_to_unicode().items()}
-
-
-def _decode_token(token: str) -> str:
-    """Text of one token: byte-level BPE (CLIP marks a word's end with ``</w>``) or WordPiece (``##``)."""
-    token = token.replace("</w>", "").removeprefix("##")
-    if all(c in _BYTE_OF for c in token):
-        return bytes(_BYTE_OF[c] for c in token).decode("utf-8", errors="replace")
-    return token  # not a byte-level vocabulary: the token is its text
-
-
-def _align_tokens(tokenizer, prompt: str) -> list[tuple[int, int]]:
-    """Character spans for tokenizers without offsets: find each decoded token, in order, in the prompt."""
-    spans, pos, text = [], 0, prompt.lower()
-    for token in tokenizer.tokenize(prompt):
-        piece = _decode_token(token).strip().lower()
-        start = text.find(piece, pos) if piece else -1
-        if start < 0 or text[pos:start].strip():
-            raise ValueError(f"cannot align token {token!r} with the prompt {prompt!r} at character {pos}")
-        spans.append((start, start + len(piece)))
-        pos = start + len(piece)
-    return spans
-
-
-def _find_words(prompt: str, words: Sequence[str]) -> list[tuple[str, tuple[int, int]]]:
-    found = []
-    for word in words:
-        if not isinstance(word, str) or not word.strip():
-            raise TypeError(f"words must be non-empty strings, got {word!r}")
-        pattern = re.compile(r"(?<!\w)" + re.escape(word) + r"(?!\w)", re.IGNORECASE)
-        hits = [(word, m.span()) for m in pattern.finditer(prompt)]
-        if not hits:
-            listed = ", ".join(repr(w) for w in _WORD.findall(prompt))
-            raise ValueError(f"word {word!r} is not in the prompt {prompt!r} (its words: {listed})")
-        found += hits
-    return found
-
-
-def word_tokens(tokenizer, prompt: str, words: Sequence[str] | None = None, *,
-                spans: Sequence[tuple[int, int]] | None = None) -> dict[str, list[int]]:
-    """Token positions of each word of a prompt, through the pipeline's tokenizer.
-
-    A word covers every token whose characters overlap the word's characters, so a word that the BPE
-    tokenizer splits into sub-tokens gets all of them; a word that occurs several times gets the tokens
-    of every occurrence. Positions count the start-of-text token as 0, like the columns of the
-    cross-attention probabilities.
-
-    Parameters
-    ----------
-    tokenizer : transformers tokenizer
-        The pipeline's ``pipe.tokenizer`` (CLIP).
-    prompt : str
-        The prompt the maps were generated with.
-    words : sequence of str, optional
-        Words to locate (whole-word, case-insensitive match, every occurrence). Default: every word of
-        the prompt (runs of letters and digits, with inner apostrophes or hyphens), each at its place.
-    spans : sequence of (int, int), optional
-        Character spans ``(start, end)`` of the words in ``prompt``, e.g.
-        ``gsemlab.prompt.deconstruct(prompt).spans``; then ``words`` defaults to ``prompt[start:end]``.
-
-    Returns
-    -------
-    dict of str to list of int
-        Word -> sorted token positions (1-based among the text tokens, 0 being the start token).
-
-    Raises
-    ------
-    ValueError
-        A word is not in the prompt, or lies beyond the tokenizer's maximum length.
-    """
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise TypeError(f"prompt must be a non-empty string, got {prompt!r}")
-    if spans is not None:
-        spans = [tuple(map(int, s)) for s in spans]
-        if any(len(s) != 2 or not 0 <= s[0] < s[1] <= len(prompt) for s in spans):
-            raise ValueError(f"spans must be (start, end) pairs inside the prompt (length {len(prompt)}), got {spans}")
-        if words is None:
-            words = [prompt[s:e] for s, e in spans]
-        if len(words) != len(spans):
-            raise ValueError(f"words and spans must have the same length, got {len(words)} and {len(spans)}")
-        located = list(zip(words, spans))
-    else:
-        if isinstance(words, str):
-            raise TypeError("words must be a sequence of strings, not a single string")
-        if words is None:  # every word at its own place; equal words (same case) are summed
-            located = [(m.group(), m.span()) for m in _WORD.finditer(prompt)]
-        else:
-            located = _find_words(prompt, list(words))
-    token_spans = _token_spans(tokenizer, prompt)
-    out: dict[str, list[int]] = {}
-    for word, (start, end) in located:
-        pos = [j + 1 for j, (a, b) in enumerate(token_spans) if a < end and start < b]
-        if not pos:
-            raise ValueError(f"word {word!r} at characters {start}-{end} has no token within the tokenizer's "
-                             f"{tokenizer.model_max_length} positions")
-        out[word] = sorted(set(out.get(word, [])) | set(pos))
-    return out
-
-
-# --------------------------------------------------------------------------------------------- store
 class AttentionStore:
     """Record the cross-attention probabilities (Eq. 6) of a Stable Diffusion pipeline run.
 
@@ -321,9 +74,10 @@ class AttentionStore:
         token; None keeps all (77 for Stable Diffusion); an int keeps that many leading columns.
     keep_steps : bool
         Keep every step (default) for per-step maps; False keeps only the running sum over steps, which
-        is all Eq. 7 needs (memory of one step).
+        is all Eq. 7 needs (memory of one step), added to in place at every step.
     device : str or torch.device
-        Where the records are stored (default ``"cpu"``).
+        Where the records are read from (default ``"cpu"``). Kept steps are copied there as they come;
+        the running sum of ``keep_steps=False`` grows where the UNet runs and is moved there when read.
 
     Attributes
     ----------
@@ -355,21 +109,21 @@ class AttentionStore:
         if self._active:
             raise RuntimeError("this AttentionStore is already active")
         unet = self.pipe.unet
-        self._saved = dict(unet.attn_processors)
-        procs, self._layers = {}, []
-        for key, proc in self._saved.items():
-            name = key.removesuffix(".processor")
+        # The cross-attention layers (attn2) of the chosen blocks, found in one walk of the modules; only
+        # their processors are swapped (unet.set_attn_processor would walk the UNet twice per call).
+        found = []
+        for name, module in unet.named_modules():
             block = name.split(".")[0].removesuffix("_blocks").removesuffix("_block")
-            if name.endswith("attn2") and block in self.blocks:
-                procs[key] = _RecordingProcessor(self, name, proc)
-                self._layers.append(LayerInfo(name, block, int(unet.get_submodule(name).heads)))
-            else:
-                procs[key] = proc
-        if not self._layers:
+            if name.endswith("attn2") and block in self.blocks and hasattr(module, "get_processor"):
+                found.append((name, block, module))
+        if not found:
             raise ValueError(f"the UNet has no cross-attention layer in blocks {self.blocks}")
         order = {b: i for i, b in enumerate(_BLOCKS)}
-        self._layers.sort(key=lambda info: order[info.block])  # down, mid, up: the UNet's order
-        unet.set_attn_processor(procs)
+        found.sort(key=lambda f: order[f[1]])  # down, mid, up: the UNet's order
+        self._layers = [LayerInfo(name, block, int(module.heads)) for name, block, module in found]
+        self._saved = [(module, module.get_processor()) for _, _, module in found]
+        for (name, _, module), (_, proc) in zip(found, self._saved):
+            module.set_processor(RecordingProcessor(self, name, proc))
         self._hook = unet.register_forward_pre_hook(self._on_unet_call, with_kwargs=True)
         self._had_encode = "encode_prompt" in vars(self.pipe)
         original = self.pipe.encode_prompt
@@ -393,7 +147,13 @@ class AttentionStore:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.pipe.unet.set_attn_processor(dict(self._saved))  # diffusers empties the dict it is given
+        if self._pending:  # the last step's layers; after an error the run is incomplete: drop them
+            if exc[0] is None:
+                self._flush()
+            self._pending = []
+        for module, proc in self._saved:
+            module.set_processor(proc)
+        self._saved = []
         self._hook.remove()
         if self._had_encode:
             self.pipe.encode_prompt = self._original_encode
@@ -405,9 +165,13 @@ class AttentionStore:
         self.prompts = prompts
         self._cfg = cfg
         self._steps: list[dict[str, torch.Tensor]] = []
+        # keep_steps=False: running sums over steps, (layers, batch, heads, queries, columns), one per group of
+        # same-shaped layers that _flush computes together; _sums: layer name -> its summed probabilities
+        self._group_sums: dict[tuple, torch.Tensor] = {}
         self._sums: dict[str, torch.Tensor] = {}
+        self._pending: list[tuple] = []  # (name, query, key, mask, scale) of the current step's calls
         self._n_steps = 0
-        self.timesteps: list[int] = []
+        self._timesteps: list = []  # as the UNet got them (tensors stay unread: no device sync per step)
         self._latent_hw: tuple[int, int] | None = None
         self._resolutions: dict[str, tuple[int, int]] = {}
         self._columns = None
@@ -418,6 +182,8 @@ class AttentionStore:
             self._columns = max(min(len(self.pipe.tokenizer(p).input_ids), limit) for p in prompts)
 
     def _on_unet_call(self, module, args, kwargs):
+        if self._pending:  # the previous step's layers, all at a time
+            self._flush()
         sample = args[0] if args else kwargs["sample"]
         timestep = args[1] if len(args) > 1 else kwargs.get("timestep")
         self._latent_hw = tuple(sample.shape[-2:])
@@ -425,7 +191,7 @@ class AttentionStore:
         self._n_steps += 1
         if self.keep_steps:
             self._steps.append({})
-        self.timesteps.append(int(torch.as_tensor(timestep).reshape(-1)[0]))
+        self._timesteps.append(timestep)
 
     def _cond_slice(self, batch: int) -> slice | None:
         """Rows of the conditional images in a batch, or None outside a recorded UNet call."""
@@ -435,26 +201,67 @@ class AttentionStore:
             return slice(batch // 2, None)  # diffusers puts the unconditional half first
         return slice(None)
 
-    def _record(self, name: str, probs: torch.Tensor) -> None:
-        """Keep probabilities (batch, heads, queries, tokens) of one layer at the current step."""
-        if self._columns is not None and self._columns < probs.shape[-1]:
-            probs = probs[..., : self._columns].contiguous()  # a copy: the full tensor can be freed
-        probs = probs.to(self.device, torch.float32)
-        if name not in self._resolutions:
-            h, w = self._latent_hw
-            factor = round(math.sqrt(h * w / probs.shape[2]))
-            self._resolutions[name] = (-(-h // factor), -(-w // factor))
-        if self.keep_steps:
-            self._steps[-1][name] = probs
-        elif name in self._sums:
-            self._sums[name] += probs
-        else:
-            self._sums[name] = probs
+    def _defer(self, name: str, query: torch.Tensor, key: torch.Tensor, mask, scale: float) -> None:
+        """Note one layer's conditional query (B, heads, L, head_dim) and key (B, heads, T, head_dim) for
+        :meth:`_flush`; ``mask`` is None or additive (B, heads, 1 or L, T)."""
+        self._pending.append((name, query, key, mask, scale))
+
+    def _flush(self) -> None:
+        """Eq. 6 for the noted calls of the current step, in as few tensor operations as possible.
+
+        The calls whose query and key have the same shapes (and no mask) are stacked and go through one
+        product and one softmax (:func:`probabilities`); the kept columns are then added in place to the
+        group's running sum over steps (``keep_steps=False``) or stored as the step's record
+        (``keep_steps=True``, copied when fewer than all columns are kept, so that the full tensor can be
+        freed). Recording thus costs a few tensor operations per step instead of several per layer and step.
+        """
+        pending, self._pending = self._pending, []
+        groups: dict[tuple, list] = {}
+        for i, (name, query, key, mask, scale) in enumerate(pending):
+            like = (tuple(query.shape), tuple(key.shape), query.dtype, query.device, scale)
+            groups.setdefault(like if mask is None else (i,), []).append((name, query, key, mask, scale))
+        h, w = self._latent_hw
+        for like, items in groups.items():
+            names = tuple(item[0] for item in items)  # each layer once: the calls of one step
+            with torch.no_grad():
+                if len(items) == 1:
+                    probs = probabilities(*items[0][1:])[None]
+                else:  # (layers, B, heads, L, head_dim) and (layers, B, heads, T, head_dim)
+                    probs = probabilities(torch.stack([item[1] for item in items]),
+                                          torch.stack([item[2] for item in items]), None, items[0][4])
+                cut = self._columns is not None and self._columns < probs.shape[-1]
+                kept = probs[..., : self._columns] if cut else probs  # (layers, B, heads, L, columns)
+                for name in names:
+                    if name not in self._resolutions:
+                        factor = round(math.sqrt(h * w / probs.shape[3]))
+                        self._resolutions[name] = (-(-h // factor), -(-w // factor))
+                if self.keep_steps:
+                    kept = (kept.contiguous() if cut else kept).to(self.device)
+                    self._steps[-1].update(zip(names, kept))
+                elif (like, names) in self._group_sums:
+                    self._group_sums[(like, names)].add_(kept)
+                else:  # the first step: its probabilities start the sum (a copy when only some columns are kept)
+                    self._group_sums[(like, names)] = kept.contiguous() if cut else kept
+        self._sums = {}  # rebuilt from the group sums when read
+
+    def _layer_sum(self, name: str) -> torch.Tensor:
+        """keep_steps=False: the layer's probabilities summed over the steps, (B, heads, L, columns)."""
+        if not self._sums:
+            sums: dict[str, torch.Tensor] = {}
+            for group, total in self._group_sums.items():
+                if total.device != self.device:  # the running sums grew where the UNet ran
+                    total = self._group_sums[group] = total.to(self.device)
+                for layer, x in zip(group[1], total):
+                    sums[layer] = x if layer not in sums else sums[layer] + x
+            self._sums = sums
+        return self._sums[name]
 
     # ----------------------------------------------------------------------------------------- access
     @property
     def layers(self) -> list[LayerInfo]:
         """Recorded cross-attention layers in UNet order (down, mid, up), with their last resolution."""
+        if self._pending:
+            self._flush()
         return [LayerInfo(i.name, i.block, i.heads, self._resolutions.get(i.name)) for i in self._layers]
 
     @property
@@ -462,7 +269,14 @@ class AttentionStore:
         """Number of recorded denoising steps (UNet calls) of the last pipeline call."""
         return self._n_steps
 
+    @property
+    def timesteps(self) -> list[int]:
+        """Scheduler timestep of each recorded step."""
+        return [int(torch.as_tensor(t).reshape(-1)[0]) for t in self._timesteps]
+
     def _check_run(self) -> None:
+        if self._pending:  # the last step's layers (a read inside the with block, after the run)
+            self._flush()
         if self._n_steps == 0 or not self._resolutions:
             raise ValueError("the AttentionStore is empty: run the pipeline inside `with AttentionStore(pipe) "
                              "as store:` before reading maps")
@@ -501,7 +315,7 @@ class AttentionStore:
     def _summed(self, name: str, steps: list[int] | None, image: int) -> torch.Tensor:
         """Sum over the selected steps of one layer's probabilities: (heads, tokens, h, w)."""
         if steps is None and not self.keep_steps:
-            total = self._sums[name]
+            total = self._layer_sum(name)
         else:
             chosen = range(self._n_steps) if steps is None else steps
             total = sum(self._steps[s][name] for s in chosen)
@@ -614,7 +428,6 @@ class AttentionStore:
         return int(size[0]), int(size[1])
 
 
-# ------------------------------------------------------------------------------------------ binarize
 def binarize(attn_map, xi: float) -> np.ndarray:
     """Binary attention map (Eq. 8): the pixels whose normalised attention reaches ``xi``.
 
