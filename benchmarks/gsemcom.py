@@ -170,7 +170,8 @@ def run(args) -> dict:
                 rng = np.random.default_rng([seed, b])
                 mask = np.zeros(gen.source.shape[:2], bool)
                 mask.reshape(-1)[rng.choice(mask.size, t.pixels_sent, replace=False)] = True
-                rec = gs.decode(Packet(mask=mask, pixels=gen.source[mask], prompt=caption), seed=user_seed(seed))
+                rec = gs.decode(Packet(mask=mask, pixels=gen.source[mask], prompt=caption).received(),
+                                seed=user_seed(seed))  # coded like a G-SemCom packet
                 for key, value in zip(("distance", "quality", "jpsq"), gs.score(gen.source, rec)):
                     sweep_random[b][key].append(value)
             for s, g in steps_gs.items():

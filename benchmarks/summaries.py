@@ -75,6 +75,15 @@ def toy_models(full: dict) -> dict:
     return dict(full)
 
 
+def rate_distortion(full: dict) -> dict:
+    """Chapter 7's bytes on the wire and :func:`gsemlab.packing.packet_rate`: the curves, checks,
+    crossovers, size model, quality selection and 512 px photos; no per-caption rows, no per-setting
+    table."""
+    keys = ("packet_version", "default_quality", "quality_selection", "grid", "checks", "curves", "crossovers",
+            "rate_model", "natural_512")
+    return _pick(full, keys, "rate_distortion")
+
+
 #: name of the bundled summary -> (full file in :data:`FULL_DIR`, extractor).
 SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "gsemcom": ("gsemcom.json", gsemcom),
@@ -83,6 +92,7 @@ SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "layout_guidance_2026_defaults": ("layout_guidance_2026_defaults.json", layout_guidance),
     "attention_quality": ("attention_quality.json", attention_quality),
     "toy_models": ("toy_models.json", toy_models),
+    "rate_distortion": ("rate_distortion.json", rate_distortion),
 }
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "GSemComConfig",
     "GenerationOptions",
     "JPSQConfig",
+    "PACKET_CODECS",
     "PaperConfig",
     "xi_scheme",
 ]
@@ -31,6 +32,10 @@ __all__ = [
 
 def _dbm_to_w(dbm: float) -> float:
     return 10.0 ** (dbm / 10.0) / 1000.0
+
+
+#: Codings of a packet's pixels (the same tuple as :data:`gsemlab.packing.CODECS`; a test checks it).
+PACKET_CODECS = ("webp", "zlib", "raw")
 
 
 def _is_real(value) -> bool:
@@ -155,7 +160,7 @@ class GSemComConfig:
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """How the MASP generates and extracts (Sec. IV-A to IV-C), beyond Table III.
+    """How the MASP generates, extracts and packs (Sec. IV-A to IV-C), beyond Table III.
 
     Attributes
     ----------
@@ -169,12 +174,19 @@ class GenerationOptions:
     ranking_xi : float or None
         Common threshold of the maps that give D* (Eq. 10-11) and the importance ranking (Eq. 12);
         None takes the last value of ``GSemComConfig.xi``.
+    codec : {"webp", "zlib", "raw"}
+        Coding of the sent pixels in the packet (:meth:`gsemlab.packing.Packet.to_bytes`): lossy VP8
+        of their bounding box, lossless deflate, or lossless uncompressed.
+    codec_quality : int in [0, 100] or None
+        Quality of the ``"webp"`` coding; None takes :data:`gsemlab.packing.DEFAULT_QUALITY`.
     """
 
     guidance_scale: float = 5.0
     binarize: bool = True
     cluster: bool = True
     ranking_xi: float | None = None
+    codec: str = "webp"
+    codec_quality: int | None = None
 
     def __post_init__(self) -> None:
         if not _is_real(self.guidance_scale) or not self.guidance_scale >= 0 or math.isinf(self.guidance_scale):
@@ -183,6 +195,11 @@ class GenerationOptions:
         _require_bool("options", "cluster", self.cluster)
         if self.ranking_xi is not None:
             object.__setattr__(self, "ranking_xi", xi_scheme(self.ranking_xi)[0])
+        if self.codec not in PACKET_CODECS:
+            raise ValueError(f"codec must be one of {PACKET_CODECS}, got {self.codec!r}")
+        q = self.codec_quality
+        if q is not None and (isinstance(q, bool) or not isinstance(q, numbers.Integral) or not 0 <= q <= 100):
+            raise ValueError(f"codec_quality must be None or an integer in [0, 100], got {q!r}")
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,9 @@ def test_transmit_keeps_the_received_pixels(gs, generation):
     tr = gs.transmit(PROMPT, budget, seed=0, generation=generation)
     mask = tr.encoded.packet.mask
     assert tr.pixels_sent == int(mask.sum()) <= budget and tr.pixels_full == 64 * 64
-    np.testing.assert_array_equal(tr.recovered[mask], generation.source[mask])  # known pixels unchanged
+    sent = Packet.from_bytes(tr.encoded.data).pixels  # what the user parsed: the codec's pixels
+    np.testing.assert_array_equal(tr.encoded.packet.pixels, sent)
+    np.testing.assert_array_equal(tr.recovered[mask], sent)  # known pixels unchanged
     assert tr.recovered.shape == (64, 64, 3) and tr.recovered.dtype == np.uint8
     assert not np.array_equal(tr.recovered[~mask], generation.source[~mask])  # the rest was inpainted
     assert tr.bytes_sent == len(tr.encoded.packet.to_bytes())
@@ -202,7 +204,19 @@ def test_transmit_keeps_the_received_pixels(gs, generation):
     assert tr.bandwidth_saving == pytest.approx(1 - tr.pixels_sent / 4096)
     # diffusers' own nearest-neighbour mask resizing keeps the received pixels too
     near = gs.with_options(latent_mask="nearest").decode(tr.encoded.packet, seed=3)
-    np.testing.assert_array_equal(near[mask], generation.source[mask])
+    np.testing.assert_array_equal(near[mask], sent)
+    # the lossless coding sends the source's own pixels, and the user keeps exactly those
+    exact = gs.with_options(codec="zlib").transmit(PROMPT, budget, seed=0, generation=generation)
+    np.testing.assert_array_equal(exact.encoded.packet.mask, mask)
+    np.testing.assert_array_equal(exact.recovered[mask], generation.source[mask])
+    assert exact.bytes_sent > tr.bytes_sent  # lossless costs more bytes than the lossy default
+
+
+def test_config_codecs_are_packings():
+    from gsemlab.config import PACKET_CODECS
+    from gsemlab.packing import CODECS
+
+    assert PACKET_CODECS == CODECS
 
 
 def test_damaged_packets_are_detected(encoded):

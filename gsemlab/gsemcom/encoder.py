@@ -29,7 +29,7 @@ import numpy as np
 from ..attention import binarize as binarize_map
 from ..checks import check_prompt, check_seed
 from ..config import GenerationOptions, GSemComConfig, xi_scheme
-from ..packing import disjoint_segments, pack
+from ..packing import Packet, disjoint_segments, pack
 from ..profiling import Profiler
 from ..prompt import deconstruct, importance, iou_matrix, rank_order
 from ..segment import clean_mask
@@ -183,7 +183,8 @@ def extract(generation: Generation, budget=None, *, config: GSemComConfig | None
     config : GSemComConfig, optional
         ``xi`` scheme, DBSCAN settings and the pixel cost; default Table III.
     options : GenerationOptions, optional
-        ``binarize``, ``cluster`` and ``ranking_xi``; default all on, ranking at ``config.xi[-1]``.
+        ``binarize``, ``cluster``, ``ranking_xi`` and the packet's ``codec``; default all on, ranking
+        at ``config.xi[-1]``, lossy coding.
     profiler : gsemlab.profiling.Profiler, optional
         Records the stages ``extraction`` and ``packing``.
 
@@ -224,8 +225,9 @@ def extract(generation: Generation, budget=None, *, config: GSemComConfig | None
             clean = binary_maps
         segments = tuple(disjoint_segments(list(clean)))
     with prof.stage("packing"):
-        packet = pack(source, list(segments), n_budget, prompt=prompt)
-        data = packet.to_bytes()  # encoded once: the packet keeps these bytes for every later call
+        sent = pack(source, list(segments), n_budget, prompt=prompt)
+        data = sent.to_bytes(opts.codec, quality=opts.codec_quality)  # coded once: what goes on the wire
+        packet = Packet.from_bytes(data)  # as the user parses it (lossy coding: the codec's pixels)
     timings = {"generation": generation.seconds, **prof.seconds}
     cpu = {"generation": generation.cpu_seconds, **prof.cpu_seconds}
     peak = {"generation": generation.peak_mb, **prof.peak_mb} if prof.peak_mb else {}

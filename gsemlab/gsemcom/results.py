@@ -75,9 +75,10 @@ class Encoded:
     segments : tuple of ndarray of bool, shape (H, W)
         Disjoint segments in importance order (Eq. 14).
     packet : gsemlab.packing.Packet
-        What is sent: the budgeted pixels and the prompt.
+        What is sent: the budgeted pixels and the prompt, as the user parses it from ``data`` (with the
+        default lossy coding its pixels are the codec's decoded values, not the source's).
     data : bytes
-        ``packet.to_bytes()``, encoded once in the packing stage: what goes on the wire.
+        ``packet.to_bytes()``, coded once in the packing stage: what goes on the wire.
     timings, cpu_timings : dict of str -> float
         Wall and CPU seconds of the stages ``generation``, ``extraction`` and ``packing``.
     peak_mb : dict of str -> float
