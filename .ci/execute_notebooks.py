@@ -24,7 +24,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-CELL_TIMEOUT_S = 1800
+CELL_TIMEOUT_S = 900  # the longest cell (chapter 1's live training) takes about 2 minutes
+ATTEMPTS = 2  # a kernel that stops answering (seen once under heavy load) gets one fresh retry
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of IPython's tracebacks
 GUARD = """\
 import importlib.util, os
@@ -64,7 +65,16 @@ def main(argv: list[str]) -> int:
         return 1
     failed = []
     for path in paths:
-        seconds, error = execute(path, args.repo)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                seconds, error = execute(path, args.repo)
+            except Exception as err:  # noqa: BLE001 - a kernel that died or never started: report, retry
+                seconds, error = 0.0, f"{type(err).__name__}: {err}"
+            timed_out = error is not None and "timed out" in error.lower()
+            if not (timed_out or error is not None and seconds == 0.0) or attempt == ATTEMPTS:
+                break
+            print(f"{path.name}: attempt {attempt} got no answer ({error.splitlines()[0][:200]}); retrying",
+                  flush=True)
         print(f"{path.name}: {'ok' if error is None else 'FAILED'} in {seconds:.0f} s", flush=True)
         if error is not None:
             failed.append(path.name)
