@@ -127,7 +127,9 @@ class GSemCom:
     # ------------------------------------------------------------------------------------ MASP side
     def generate(self, prompt: str, seed: int = 0) -> Generation:
         """Generate the source image while recording cross-attention (Eq. 2-6): :func:`.encoder.generate`."""
-        prompt, seed = encoder.check_request(self.backend, prompt, seed)
+        return self._generate(*encoder.check_request(self.backend, prompt, seed))
+
+    def _generate(self, prompt: str, seed: int) -> Generation:  # prompt and seed already checked
         return encoder.generate(self.backend, prompt, seed, steps=self.config.generation_steps,
                                 guidance_scale=self.guidance_scale, profiler=self._profiler())
 
@@ -138,14 +140,13 @@ class GSemCom:
 
     def encode(self, prompt: str, seed: int = 0, *, budget=None) -> Encoded:
         """MASP side of Algorithm 1: :meth:`generate` then :meth:`extract` (budget checked first)."""
-        encoder.check_request(self.backend, prompt, seed, budget, pixel_cost=self.config.pixel_cost)
-        return self.extract(self.generate(prompt, seed), budget=budget)
+        prompt, seed = encoder.check_request(self.backend, prompt, seed, budget, pixel_cost=self.config.pixel_cost)
+        return self.extract(self._generate(prompt, seed), budget=budget)
 
     # ------------------------------------------------------------------------------------ user side
     def decode(self, packet: Packet, *, seed: int = 0):
         """The user's decoder (Sec. IV-D): :func:`.decoder.decode`; returns the uint8 (H, W, 3) image."""
-        return decoder.decode(self.backend, packet, seed=seed, steps=self.config.decode_steps,
-                              options=self.decoder_options, profiler=self._profiler())
+        return self._decode(packet, seed)[0]
 
     def _decode(self, packet: Packet, seed: int):
         prof = self._profiler()
@@ -171,7 +172,7 @@ class GSemCom:
     def _generation(self, prompt, seed, generation, budget=None) -> Generation:
         prompt, seed = encoder.check_request(self.backend, prompt, seed, budget, pixel_cost=self.config.pixel_cost)
         if generation is None:
-            return self.generate(prompt, seed)
+            return self._generate(prompt, seed)
         if not isinstance(generation, Generation):
             raise TypeError(f"generation must be a Generation or None, got {type(generation).__name__}")
         if generation.prompt != prompt or generation.seed != seed:
