@@ -341,13 +341,13 @@ def source_background(image: np.ndarray) -> str:
 
 
 def figure(res: dict, path: Path) -> None:
-    """Save :func:`gsemlab.viz_images.gsemcom_results_figure` of the results next to the JSON file."""
+    """Save :func:`gsemlab.viz.gsemcom_results_figure` of the results next to the JSON file."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gsemlab.viz_images import gsemcom_results_figure
+    from gsemlab.viz import gsemcom_results_figure
 
     fig = gsemcom_results_figure(res)
     fig.savefig(path, dpi=110)

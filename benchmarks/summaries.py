@@ -48,7 +48,7 @@ def _pick(full: dict, keys: tuple[str, ...] | list[str], name: str) -> dict:
 
 
 def gsemcom(full: dict) -> dict:
-    """Chapter 7's tables and ``gsemlab.viz_images.gsemcom_results_figure``: every aggregate, no
+    """Chapter 7's tables and ``gsemlab.viz.gsemcom_results_figure``: every aggregate, no
     ``per_caption`` rows."""
     keys = ("config", "paper", "headline", "checks", "methods", "by_source_background", "bytes",
             "semantic_pixels", "timing_s", "peak_memory_mb", "weights_mb", "sweeps")

@@ -17,7 +17,7 @@ Layers, lowest first (``tests/test_layers.py`` reads every import and enforces t
 4. Systems: ``gsemcom`` (Algorithm 1 and the user's decoder), ``calibration``.
 5. Chapter systems (``rl``, ``control``, ``channel_diffusion``, ``align``): they never import each other.
 
-``viz`` and ``viz_images`` draw; nothing in the package imports them. ``training`` retrains every
+``viz`` (a subpackage, one module per kind of figure or chapter topic) draws; nothing in the package imports them. ``training`` retrains every
 bundled model (``python -m gsemlab.training all``); nothing in the package imports it, and no module
 imports a chapter or ``benchmarks``. No module imports another module's ``_private`` names.
 

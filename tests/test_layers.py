@@ -36,11 +36,11 @@ LAYERS = {
     "gsemlab.toyworld": 3, "gsemlab.testing": 3,
     "gsemlab.gsemcom": 4, "gsemlab.calibration": 4,
     "gsemlab.rl": 5, "gsemlab.control": 5, "gsemlab.channel_diffusion": 5, "gsemlab.align": 5,
-    "gsemlab.viz": 6, "gsemlab.viz_images": 6, "gsemlab.widgets": 6,
+    "gsemlab.viz": 6, "gsemlab.widgets": 6,
     "gsemlab.training": 7,
 }
 CHAPTER_SYSTEMS = ("gsemlab.rl", "gsemlab.control", "gsemlab.channel_diffusion", "gsemlab.align")
-DRAWING = ("gsemlab.viz", "gsemlab.viz_images", "gsemlab.widgets")
+DRAWING = ("gsemlab.viz", "gsemlab.widgets")
 # third-party top-level packages each layer may use (a layer may use those of the layers below it)
 THIRD_PARTY = {
     1: {"numpy", "torch", "psutil"},  # profiling imports torch (CUDA timing) and psutil only when asked

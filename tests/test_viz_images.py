@@ -1,4 +1,4 @@
-"""Tests of gsemlab.viz_images: the figures of chapters 3, 4 and 7."""
+"""Tests of gsemlab.viz: the figures of chapters 3, 4 and 7."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import spacy  # noqa: F401  (urllib3 probes IPv6 with a socket when imported: import before pytest-socket)
 
 from gsemlab.viz import COLORS
-from gsemlab.viz_images import dependency_svg, overlay_masks, plot_matrix, show_images
+from gsemlab.viz import dependency_svg, overlay_masks, plot_matrix, show_images
 
 TOKENS = ["A", "blue", "car", "driving", "through", "the", "city", "."]
 CLASSES = ["X", "ADJ", "NN", "VERB", "ADP", "X", "NN", "X"]
@@ -86,7 +86,7 @@ def test_gsemcom_results_figure_from_a_small_results_dict():
         "timing_s": {f"{s}_cpu_s": {"mean": m} for s, m in
                      (("generation", 1.0), ("extraction", 0.05), ("packing", 0.001), ("decoding", 0.4))},
     }
-    from gsemlab.viz_images import gsemcom_results_figure
+    from gsemlab.viz import gsemcom_results_figure
 
     fig = gsemcom_results_figure(res)
     bars = fig.axes[0].patches

@@ -1,4 +1,4 @@
-"""Figures of images, masks, matrices and parses (chapters 3, 4 and 7), in the style of :mod:`gsemlab.viz`.
+"""Figures of images, masks, matrices and parses (chapters 3, 4 and 7), in the style of :mod:`gsemlab.viz.figures`.
 
 Every helper draws on the axes it is given (or makes a new figure), returns what it drew on and never
 calls ``plt.show()``. Only matplotlib and numpy are imported (spaCy only inside :func:`dependency_svg`).
@@ -21,7 +21,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .viz import COLORS, new_axes
+from .figures import COLORS, new_axes
 
 __all__ = ["dependency_svg", "gsemcom_results_figure", "overlay_masks", "plot_matrix", "show_images"]
 
