@@ -23,6 +23,7 @@ Usage::
     python -m gsemlab.calibration            # once: t_max of Eq. 18 for the toy backend
     python benchmarks/gsemcom.py             # 300 captions; writes results/gsemcom.json and .png
     python benchmarks/gsemcom.py --n 10 --n-sweep 3 --out /tmp/quick.json   # a quick run
+    python benchmarks/gsemcom.py --budget-study   # why Q falls with the budget: 30 captions, ~5 min
 """
 
 from __future__ import annotations
@@ -334,6 +335,152 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
     }
 
 
+def whole_segment_pixels(segments, budget: int) -> int:
+    """Pixels of the whole segments, taken in packing order, that fit in a budget of ``budget`` pixels.
+
+    :func:`gsemlab.packing.pack` sends whole segments while they fit and then the part of the next
+    segment that still fits, in raster order; this is the packet without that cut part.
+
+    Parameters
+    ----------
+    segments : sequence of ndarray of bool, shape (H, W)
+        The disjoint segments (Eq. 14) in the order they are packed.
+    budget : int
+        The budget in pixels (O = 1), >= 0.
+
+    Returns
+    -------
+    int
+        The largest cumulative segment size that is at most ``budget``.
+    """
+    total = 0
+    for seg in segments:
+        size = int(np.count_nonzero(seg))
+        if total + size > budget:
+            break
+        total += size
+    return total
+
+
+def budget_study(args) -> dict:
+    """Why the quality falls with the budget (the Fig. 10 analogue), on the captions of the sweeps.
+
+    For each of the first ``args.n`` captions (caption ``k`` with seed ``args.seed + k``, the captions
+    of the main run's sweeps) it records, on one generation: the references (traditional, local AIGC,
+    fully masked, G-SemCom with every segment pixel); at every budget of :data:`BUDGETS`, the packet
+    as packed (whole segments, then the raster-order part of the next) and the same packet without
+    that cut part (whole segments only; nothing but the prompt when no segment fits, which is the
+    fully masked baseline); and the bit-error sweep with distance as well as quality.
+    """
+    torch.set_num_threads(args.threads)
+    backend, t_max = load(args.tiny)
+    gs = GSemCom(backend, t_max=t_max)
+    captions = [s.caption for s in sample_scenes(args.n, args.seed, split=args.split)]
+    full = 64 * 64
+    rows = {k: [] for k in ("caption", "source_background", "semantic_pixels")}
+    refs = {n: {"quality": [], "distance": [], "jpsq": []}
+            for n in ("traditional", "local AIGC", "fully masked", f"gsemcom {DEFAULT}")}
+    per_budget = {b: {k: [] for k in ("pixels", "cut_pixels", "quality", "distance", "jpsq",
+                                      "whole_pixels", "whole_quality", "whole_distance", "whole_jpsq")}
+                  for b in BUDGETS}
+    per_ber = {p: {"fallback": [], "bit_errors": [], "quality": [], "distance": []} for p in BIT_ERROR_RATES}
+    load_nlp()
+    gs.transmit(captions[0], seed=args.seed)  # warm-up, not timed
+    t_start = time.perf_counter()
+    for k, caption in enumerate(captions):
+        seed = args.seed + k
+        gen = gs.generate(caption, seed)
+        main = gs.transmit(caption, seed=seed, generation=gen)
+        masked = gs.fully_masked(caption, seed, generation=gen)
+        for name, t in (("traditional", gs.traditional(caption, seed, generation=gen)),
+                        ("local AIGC", gs.local_aigc(caption, seed, generation=gen)),
+                        ("fully masked", masked), (f"gsemcom {DEFAULT}", main)):
+            for key in ("quality", "distance", "jpsq"):
+                refs[name][key].append(getattr(t, key))
+        rows["caption"].append(caption)
+        rows["source_background"].append(source_background(gen.source))
+        rows["semantic_pixels"].append(main.encoded.semantic_pixels)
+        segments = main.encoded.segments
+        for b in BUDGETS:
+            t = gs.transmit(caption, b, seed=seed, generation=gen)
+            whole = whole_segment_pixels(segments, b)
+            if whole == t.pixels_sent:
+                w = t
+            elif whole == 0:
+                w = masked
+            else:
+                w = gs.transmit(caption, whole, seed=seed, generation=gen)
+            row = per_budget[b]
+            row["pixels"].append(t.pixels_sent)
+            row["cut_pixels"].append(t.pixels_sent - w.pixels_sent)
+            row["whole_pixels"].append(w.pixels_sent)
+            for key in ("quality", "distance", "jpsq"):
+                row[key].append(getattr(t, key))
+                row[f"whole_{key}"].append(getattr(w, key))
+        data = main.encoded.packet.to_bytes()
+        for j, p in enumerate(BIT_ERROR_RATES):
+            damaged = bsc(data, p, rng=[seed, j])
+            rec = gs.receive(damaged, caption, seed=user_seed(seed))
+            row = per_ber[p]
+            row["fallback"].append(bool(rec.fallback))
+            row["bit_errors"].append(int(np.unpackbits(
+                np.frombuffer(data, np.uint8) ^ np.frombuffer(damaged, np.uint8)).sum()))
+            row["quality"].append(float(backend.quality(rec.image)))
+            row["distance"].append(float(backend.distance(gen.source, rec.image)))
+        print(f"{k + 1}/{len(captions)} captions, {time.perf_counter() - t_start:.0f} s", flush=True)
+    seconds = time.perf_counter() - t_start
+
+    white = np.asarray(rows["source_background"]) == "white"
+    gq = np.asarray(refs[f"gsemcom {DEFAULT}"]["quality"])
+    gd = np.asarray(refs[f"gsemcom {DEFAULT}"]["distance"])
+    mq = np.asarray(refs["fully masked"]["quality"])
+    md = np.asarray(refs["fully masked"]["distance"])
+    budgets = {}
+    for b, row in per_budget.items():
+        a = {k: np.asarray(v, dtype=float) for k, v in row.items()}
+        budgets[str(b)] = {
+            **{k: summary(v) for k, v in a.items()},
+            "inpainted_share": summary(1 - a["pixels"] / full),
+            "cut_share_of_sent": float(a["cut_pixels"].sum() / max(a["pixels"].sum(), 1)),
+            "captions_with_cut": int(np.count_nonzero(a["cut_pixels"])),
+            "whole_minus_cut_quality": summary(a["whole_quality"] - a["quality"]),
+            "whole_minus_cut_distance": summary(a["whole_distance"] - a["distance"]),
+            "quality_minus_fully_masked": summary(a["quality"] - mq),
+            "quality_white_sources": summary(a["quality"][white]) if white.any() else None,
+            "quality_other_sources": summary(a["quality"][~white]) if (~white).any() else None,
+        }
+    ber = {}
+    for p, row in per_ber.items():
+        fb = np.asarray(row["fallback"])
+        ber[f"{p:g}"] = {"fallback_rate": float(fb.mean()), "mean_bit_errors": float(np.mean(row["bit_errors"])),
+                         "quality": summary(row["quality"]), "distance": summary(row["distance"])}
+    bg, counts = np.unique(rows["source_background"], return_counts=True)
+    return {
+        "benchmark": "gsemcom_budget",
+        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]) if sys.argv else "",
+        "backend": backend.name,
+        "n_captions": len(captions),
+        "split": args.split,
+        "seeds": f"caption k of sample_scenes({args.n}, seed={args.seed}, split={args.split!r}) generated with "
+                 f"seed {args.seed} + k (the captions of gsemcom.json's sweeps); the user's noise with "
+                 "gsemlab.gsemcom.user_seed(seed)",
+        "threads": args.threads,
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "seconds": round(seconds, 1),
+        "budgets": budgets,
+        "references": {n: {k: summary(v) for k, v in r.items()} for n, r in refs.items()},
+        "source_backgrounds": {str(b): int(c) for b, c in zip(bg, counts)},
+        "fully_masked_minus_gsemcom": {"quality": summary(mq - gq), "distance": summary(md - gd),
+                                       "quality_higher": int(np.count_nonzero(mq > gq))},
+        "bit_error_rate": ber,
+        "per_caption": {**rows,
+                        **{f"{n}/{k}": v for n, r in refs.items() for k, v in r.items()},
+                        **{f"budget {b}/{k}": v for b, r in per_budget.items() for k, v in r.items()},
+                        **{f"ber {p:g}/{k}": v for p, r in per_ber.items() for k, v in r.items()}},
+    }
+
+
 def source_background(image: np.ndarray) -> str:
     """The ShapesWorld background (key of ``BACKGROUNDS``) nearest to the median of the image's border."""
     med = np.median(border_pixels(image).astype(float), axis=0)
@@ -341,30 +488,50 @@ def source_background(image: np.ndarray) -> str:
 
 
 def figure(res: dict, path: Path) -> None:
-    """Save :func:`gsemlab.viz.gsemcom_results_figure` of the results next to the JSON file."""
+    """Save :func:`gsemlab.viz.gsemcom_results_figure` of the results' summary next to the JSON file."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from summaries import gsemcom as summarize  # adds the sweep captions' reference lines
+
     from gsemlab.viz import gsemcom_results_figure
 
-    fig = gsemcom_results_figure(res)
+    fig = gsemcom_results_figure(summarize(res))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=300, help="held-out captions (>= 300 for the recorded results)")
+    p.add_argument("--n", type=int, default=None,
+                   help="held-out captions (default 300, the recorded results; 30 with --budget-study)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", default="test", choices=("test", "val"))
     p.add_argument("--n-sweep", type=int, default=60, help="captions of the budget/steps/bit-error sweeps")
     p.add_argument("--n-memory", type=int, default=20, help="captions of the memory profile")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tiny", action="store_true", help="smoke test on a tiny random backend (no trained weights)")
-    p.add_argument("--out", default=str(RESULTS / "gsemcom.json"))
+    p.add_argument("--budget-study", action="store_true",
+                   help="only the study of the budget sweep (--n captions, default 30); writes "
+                        "results/gsemcom_budget.json")
+    p.add_argument("--out", default=None, help="result file (default results/gsemcom.json, or "
+                                               "results/gsemcom_budget.json with --budget-study)")
     args = p.parse_args(argv)
+    if args.budget_study:
+        args.n = 30 if args.n is None else args.n
+        out = Path(args.out or RESULTS / "gsemcom_budget.json")
+        res = budget_study(args)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+        from summaries import write_for
+
+        write_for(out)
+        print(f"wrote {out} ({res['seconds']} s)")
+        return 0
+    args.out = args.out or str(RESULTS / "gsemcom.json")
+    args.n = 300 if args.n is None else args.n
     res = run(args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

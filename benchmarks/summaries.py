@@ -47,12 +47,50 @@ def _pick(full: dict, keys: tuple[str, ...] | list[str], name: str) -> dict:
     return out
 
 
+def _mean_sem(values) -> dict:
+    """Mean, standard error and count of a list of numbers (the benchmarks' ``summary`` fields)."""
+    v = [float(x) for x in values]
+    n = len(v)
+    mean = sum(v) / n
+    var = sum((x - mean) ** 2 for x in v) / (n - 1) if n > 1 else 0.0
+    return {"mean": mean, "sem": (var / n) ** 0.5, "n": n}
+
+
+#: Methods whose means over the sweeps' captions are the Fig. 10 analogue's reference lines.
+REFERENCES = ("traditional", "local AIGC", "fully masked", "gsemcom xi=(0.9,0.8,0.5)")
+
+
 def gsemcom(full: dict) -> dict:
     """Chapter 7's tables and ``gsemlab.viz.gsemcom_results_figure``: every aggregate, no
-    ``per_caption`` rows."""
+    ``per_caption`` rows; plus two aggregates computed here from those rows:
+
+    * ``sweep_references``: quality and distance of the reference methods over the captions of the
+      sweeps (the first ``sweeps.n_captions`` rows), so that the Fig. 10 analogue compares its
+      curves with references on the same captions;
+    * ``quality_by_source_background``: the source's quality (traditional: the whole image is sent)
+      by the source's background.
+    """
     keys = ("config", "paper", "headline", "checks", "methods", "by_source_background", "bytes",
             "semantic_pixels", "timing_s", "peak_memory_mb", "weights_mb", "sweeps")
-    return _pick(full, keys, "gsemcom")
+    out = _pick(full, keys, "gsemcom")
+    pc = full.get("per_caption")
+    if pc:
+        n = full["sweeps"]["n_captions"]
+        out["sweep_references"] = {
+            name: {key: _mean_sem(pc[f"{name}/{key}"][:n]) for key in ("quality", "distance")}
+            for name in REFERENCES if f"{name}/quality" in pc}
+        backgrounds = pc["source_background"]
+        out["quality_by_source_background"] = {
+            bg: _mean_sem([q for q, b in zip(pc["traditional/quality"], backgrounds) if b == bg])
+            for bg in sorted(set(backgrounds))}
+    return out
+
+
+def gsemcom_budget(full: dict) -> dict:
+    """Chapter 7's study of the budget sweep (why Q falls with the budget) and the bit-error sweep
+    with distances: the aggregates, no ``per_caption`` rows."""
+    keys = ("budgets", "references", "source_backgrounds", "fully_masked_minus_gsemcom", "bit_error_rate")
+    return _pick(full, keys, "gsemcom_budget")
 
 
 def layout_guidance(full: dict) -> dict:
@@ -87,6 +125,7 @@ def rate_distortion(full: dict) -> dict:
 #: name of the bundled summary -> (full file in :data:`FULL_DIR`, extractor).
 SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "gsemcom": ("gsemcom.json", gsemcom),
+    "gsemcom_budget": ("gsemcom_budget.json", gsemcom_budget),
     "layout_guidance": ("layout_guidance.json", layout_guidance),
     "layout_guidance_2026": ("layout_guidance_2026.json", layout_guidance),
     "layout_guidance_2026_defaults": ("layout_guidance_2026_defaults.json", layout_guidance),

@@ -278,7 +278,7 @@ class JPSQConfig:
 
 @dataclass(frozen=True)
 class ADDConfig:
-    """ADD agent and problem (19) settings (Table III).
+    """ADD agent and problem (Eq. 19) settings (Table III).
 
     Attributes
     ----------

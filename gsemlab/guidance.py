@@ -54,6 +54,8 @@ class GroundingProcessor:
     """Cross-attention processor computing Eq. 6 explicitly, differentiably, and keeping the
     head-averaged probabilities (B, L, T) of each call in ``self.sink`` when it is a list.
 
+    It computes Eq. 5-6 of [G-SemCom]: the probabilities, and the layer's output from them.
+
     Its output equals diffusers' default processor's up to round-off; unlike the recording
     processor of :mod:`gsemlab.attention`, the kept probabilities carry gradients, for losses on
     the attention (the guidance here, the grounding loss of :mod:`gsemlab.training.attnloss`).

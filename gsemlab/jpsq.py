@@ -47,7 +47,7 @@ def _bounds(t_max, t_min) -> tuple[float, float]:
 
 
 def normalised_similarity(distance, t_max, t_min=_DEFAULTS.t_min):
-    """Normalised similarity ``T(t) = (t_max - t) / (t_max - t_min)``, Eq. 18.
+    """Normalised similarity ``T(t) = (t_max - t) / (t_max - t_min)``, Eq. 18 of [G-SemCom].
 
     Turns a perceptual distance into a similarity: 1 at ``t = t_min``, 0 at ``t = t_max``. Values are
     not clipped: a distance above ``t_max`` (further than the average noise image) gives ``T < 0``.
@@ -79,7 +79,7 @@ def jpsq(
     q_th: float = _DEFAULTS.q_th,
     t_min: float = _DEFAULTS.t_min,
 ):
-    """JPSQ, Eq. 17: ``J = T(D) * ln(omega0 * Q / Q_th)``.
+    """JPSQ, Eq. 17 of [G-SemCom]: ``J = T(D) * ln(omega0 * Q / Q_th)``.
 
     The Weber-Fechner fusion of similarity and quality: ``J = 0`` when ``Q = Q_th / omega0`` and
     ``J = T(D)`` when ``Q = e * Q_th / omega0``. Arguments broadcast.
@@ -128,7 +128,7 @@ _SCORES = np.arange(1, 11, dtype=np.float64)
 
 
 def nima_mean(probs, *, atol: float = 1e-4):
-    """NIMA quality ``mu = sum_{i=1}^{10} i c_i``, Eq. 16; the paper's ``Q(g)``.
+    """NIMA quality ``mu = sum_{i=1}^{10} i c_i``, Eq. 16 of [G-SemCom]; the paper's ``Q(g)``.
 
     Parameters
     ----------
@@ -147,7 +147,7 @@ def nima_mean(probs, *, atol: float = 1e-4):
 
 
 def nima_std(probs, *, atol: float = 1e-4):
-    """NIMA spread ``sigma = sqrt(sum_{i=1}^{10} (i - mu)**2 c_i)``, Eq. 16.
+    """NIMA spread ``sigma = sqrt(sum_{i=1}^{10} (i - mu)**2 c_i)``, Eq. 16 of [G-SemCom].
 
     Parameters
     ----------
@@ -167,7 +167,7 @@ def nima_std(probs, *, atol: float = 1e-4):
 
 
 def cosine_distance(a, b):
-    """Cosine distance ``1 - a.b / (|a| |b|)`` of feature vectors, Eq. 15.
+    """Cosine distance ``1 - a.b / (|a| |b|)`` of feature vectors, Eq. 15 of [G-SemCom].
 
     Parameters
     ----------
@@ -226,7 +226,7 @@ def calibrate_t_max(
     images: Iterable[np.ndarray],
     rng=None,
 ) -> float:
-    """Upper bound ``t_max`` of Eq. 18: mean distance between each image and a Gaussian-noise image.
+    """Upper bound ``t_max`` of Eq. 18 of [G-SemCom]: mean distance of each image to a Gaussian-noise image.
 
     As in the paper ("generating 1000 AIGC images, measuring their DreamSim scores with a pure Gaussian
     noise, and calculating the average"), each image is compared with its own fresh noise image of the

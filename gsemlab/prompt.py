@@ -200,7 +200,7 @@ class Deconstruction:
         *,
         prompt: str | None = None,
     ) -> Deconstruction:
-        """Build the deconstruction (C, C*, Eq. 9) of an explicitly given parse.
+        """Build the deconstruction (C and C*, Eq. 9 of [G-SemCom]) of an explicitly given parse.
 
         Use it for a parse other than spaCy's, e.g. the paper's Fig. 5 (where "driving" is the root).
 
@@ -295,7 +295,7 @@ def _build(tokens, classes, heads, token_spans, prompt: str, *, name: str) -> De
 
 
 def deconstruct(prompt: str, nlp: spacy.Language | None = None) -> Deconstruction:
-    """Tag and parse a prompt with spaCy: Table II classes, C (Eq. 9) and C*.
+    """Tag and parse a prompt with spaCy: Table II classes, C (Eq. 9 of [G-SemCom]) and C*.
 
     Parameters
     ----------
@@ -364,7 +364,7 @@ def _as_binary_stack(binary_maps, name: str) -> np.ndarray:
 
 
 def iou_matrix(binary_maps) -> np.ndarray:
-    """IoU (dependency level) matrix D* of binary attention maps, Eq. 10-11.
+    """IoU (dependency level) matrix D* of binary attention maps, Eq. 10-11 of [G-SemCom].
 
     ``D[i, j] = |A_i & A_j| / |A_i | A_j|``, the overlap of the pixel sets of words i and j.
 
@@ -400,7 +400,7 @@ def iou_matrix(binary_maps) -> np.ndarray:
 
 
 def importance(C_star, D_star) -> np.ndarray:
-    """Semantic importance of each kept word, Eq. 12: ``s = softmax(diag(C* @ D*))``.
+    """Semantic importance of each kept word, Eq. 12 of [G-SemCom]: ``s = softmax(diag(C* @ D*))``.
 
     With a symmetric D*, ``s_i = exp(r_i) / sum_k exp(r_k)`` where ``r_i = sum_j C*_ij D*_ij``:
     a word scores high when it heads words whose attention maps overlap its own.
@@ -473,8 +473,8 @@ def rank_words(dec: Deconstruction, s) -> list[str]:
     ----------
     dec : Deconstruction
         The deconstructed prompt.
-    s : array of float, shape (len(dec.words),)
-        Importance scores, e.g. from :func:`importance`.
+    s : array of float, shape (K,)
+        Importance scores of the ``K = len(dec.words)`` kept words, e.g. from :func:`importance`.
 
     Returns
     -------

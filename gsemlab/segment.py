@@ -45,7 +45,7 @@ def cluster_map(
     min_samples: int = _DEFAULTS.dbscan_min_samples,
     min_cluster_size: int = _DEFAULTS.min_cluster_size,
 ) -> np.ndarray:
-    """Cluster the True pixels of a binary map with DBSCAN (Eq. 13) and label the kept clusters.
+    """Cluster the True pixels of a binary map with DBSCAN (Eq. 13 of [G-SemCom]) and label the kept clusters.
 
     The (row, col) coordinates of the True pixels, in raster order, go to
     ``sklearn.cluster.DBSCAN(eps, min_samples)``. Noise points and clusters with fewer than

@@ -49,7 +49,7 @@ THIRD_PARTY = {
         "dreamsim", "pyiqa"},
     4: set(),
     5: {"gymnasium", "stable_baselines3", "peft", "sionna"},
-    6: {"matplotlib", "ipywidgets", "IPython"},
+    6: {"matplotlib", "ipywidgets", "IPython", "myst_nb"},  # myst_nb: optional, viz.notebook.glue
     7: {"torch", "diffusers", "transformers"},
 }
 TORCH_FREE = (1, 2)  # except profiling's lazy CUDA import, checked below

@@ -53,14 +53,55 @@ def test_plot_curves_rejects_bad_shapes():
 def test_plot_distribution_histogram_is_a_density_and_cdf_ends_at_one():
     sample = np.array([0.0, 1.0, 1.0, 2.0, 3.0])
     hist_ax, cdf_ax = viz.plot_distribution({"s": sample}, xlabel="bits", bins=3, markers={"mean": 1.4})
-    heights = np.array([p.get_height() for p in hist_ax.patches])
-    widths = np.array([p.get_width() for p in hist_ax.patches])
-    # bins [0,1), [1,2), [2,3] of width 1 hold 1, 2 and 2 of the 5 values: densities 0.2, 0.4, 0.4
-    np.testing.assert_allclose(heights, [0.2, 0.4, 0.4])
-    assert np.sum(heights * widths) == pytest.approx(1.0)
+    # the filled histogram: bins [0,1), [1,2), [2,3] of width 1 hold 1, 2 and 2 of the 5 values,
+    # densities 0.2, 0.4, 0.4; its polygon's top edge has exactly those heights
+    filled = hist_ax.patches[0].get_xy()
+    tops = sorted({(round(x, 9), round(y, 9)) for x, y in filled if y > 0})
+    heights = sorted({y for _, y in tops})
+    np.testing.assert_allclose(heights, [0.2, 0.4])
+    xs_at_02 = [x for x, y in tops if y == pytest.approx(0.2)]
+    assert min(xs_at_02) == pytest.approx(0.0) and max(xs_at_02) == pytest.approx(1.0)
     step = cdf_ax.get_lines()[0]
     np.testing.assert_allclose(step.get_ydata(), [0.2, 0.4, 0.6, 0.8, 1.0])
-    assert any(ln.get_label() == "mean" for ln in hist_ax.get_lines())
+    labels = [t.get_text() for t in cdf_ax.get_legend().get_texts()]
+    assert labels == ["s", "mean"]
+
+
+def _legend_looks(ax):
+    """(colour, line style) of every line entry of the axes' legend."""
+    handles, _ = ax.get_legend_handles_labels()
+    return [(matplotlib.colors.to_hex(h.get_color()), h.get_linestyle()) for h in handles]
+
+
+def test_series_style_never_repeats_a_look_in_32_entries():
+    looks = {(viz.figures.series_style(k)["color"], viz.figures.series_style(k)["linestyle"])
+             for k in range(32)}
+    assert len(looks) == 32
+    # entry 8 comes back to the first colour, with the second line style
+    assert viz.figures.series_style(8) == {"color": "#1f77b4", "linestyle": "--", "marker": "<"}
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="k must be"):
+            viz.figures.series_style(bad)
+
+
+def test_a_twelve_entry_legend_repeats_no_colour_and_style():
+    x = np.arange(5.0)
+    ax = viz.plot_curves(x, {f"c{k}": x + k for k in range(12)}, xlabel="x", ylabel="y")
+    looks = _legend_looks(ax)
+    assert len(looks) == 12 and len(set(looks)) == 12
+    _, cdf_ax = viz.plot_distribution({f"s{k}": [k, k + 1.0] for k in range(9)}, xlabel="x",
+                                      markers={f"m{k}": k for k in range(3)})
+    looks = _legend_looks(cdf_ax)
+    assert len(looks) == 12 and len(set(looks)) == 12
+
+
+def test_legends_use_the_book_font():
+    viz.book_style()
+    ax = viz.plot_curves([1, 2], {"a": [1, 2]}, xlabel="x", ylabel="y")
+    assert min(t.get_fontsize() for t in ax.get_legend().get_texts()) >= viz.MIN_FONT_PT
+    _, cdf_ax = viz.plot_distribution({"s": [1.0, 2.0]}, xlabel="x")
+    assert min(t.get_fontsize() for t in cdf_ax.get_legend().get_texts()) >= viz.MIN_FONT_PT
+    assert cdf_ax.figure.get_size_inches()[0] <= 7
 
 
 def test_plot_distribution_rejects_bad_input():
@@ -77,8 +118,31 @@ def test_system_diagram_boxes(n_users):
     # MASP frame + 6 pipeline boxes + downlink + one box per user
     assert len(boxes) == 1 + 6 + 1 + n_users
     text = " ".join(t.get_text() for t in ax.texts)
-    for eq in ("Eq. 1", "Eq. 2-4", "Eq. 5-8", "Eq. 9-12", "Eq. 13-14", "Eq. 15-18", "Eq. 19-23"):
+    for eq in ("Eq. 1)", "Eq. 2-4", "Eq. 5-8", "Eq. 9-12", "Eq. 13)", "Eq. 14)", "Eq. 15-18", "Eq. 19-23"):
         assert eq in text
+
+
+@pytest.mark.parametrize("n_users", [1, 3, 5])
+def test_system_diagram_is_legible_at_display_size(n_users):
+    """7 inches wide at 100 dpi (shown unscaled in the 720 px column), every text >= 9 pt and
+    inside its box: the old 11-inch diagram was shown at 65 %, its 7.5 pt text about 6 px."""
+    ax = viz.system_diagram(n_users=n_users)
+    fig = ax.figure
+    assert fig.get_figwidth() <= viz.style.MAX_WIDTH_IN
+    assert min(t.get_fontsize() for t in ax.texts) >= viz.MIN_FONT_PT
+    renderer = fig.canvas.get_renderer()
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)][1:]  # not the MASP frame
+    inside = 0
+    for text in ax.texts:
+        extent = text.get_window_extent(renderer)
+        assert 0 <= extent.x0 and extent.x1 <= fig.bbox.width, text.get_text()
+        for box in boxes:
+            frame = box.get_window_extent(renderer)
+            if frame.contains(*ax.transData.transform(text.get_position())):
+                assert frame.x0 < extent.x0 and extent.x1 < frame.x1, text.get_text()
+                assert frame.y0 < extent.y0 and extent.y1 < frame.y1, text.get_text()
+                inside += 1
+    assert inside == len(boxes)  # one text in every box
 
 
 def test_system_diagram_rejects_bad_user_count():

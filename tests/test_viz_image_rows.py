@@ -40,3 +40,23 @@ def test_image_rows_errors():
         viz.image_rows({"a": img[..., 0]})
     with pytest.raises(ValueError, match="col_titles must have one entry per column"):
         viz.image_rows({"a": img}, col_titles=["x"])
+
+
+def test_image_rows_fits_the_page_and_stays_legible():
+    # 6 panels of 1 in asked: 1.25 in of labels + 6 x 1 in = 7.25 in > 7, so the panels shrink
+    # to (7 - 1.25) / 6 = 0.958 in and the figure is exactly 7 in wide
+    img = np.zeros((6, 4, 4, 3), np.uint8)
+    axes = viz.image_rows({"a": img}, col_titles=list("uvwxyz"), size=1.0)
+    fig = axes[0, 0].figure
+    assert fig.get_figwidth() == pytest.approx(7.0)
+    assert min(ax.title.get_fontsize() for ax in axes[0]) >= viz.MIN_FONT_PT
+    assert axes[0, 0].yaxis.label.get_fontsize() >= viz.MIN_FONT_PT
+    # 3 panels of 1 in fit: 1.25 + 3 = 4.25 in
+    assert viz.image_rows({"a": img[:3]})[0, 0].figure.get_figwidth() == pytest.approx(4.25)
+
+
+def test_image_rows_refuses_more_than_six_a_row():
+    with pytest.raises(ValueError, match="at most 6 images a row"):
+        viz.image_rows({"a": np.zeros((7, 4, 4, 3), np.uint8)})
+    with pytest.raises(ValueError, match="size"):
+        viz.image_rows({"a": np.zeros((2, 4, 4, 3), np.uint8)}, size=0)

@@ -73,7 +73,7 @@ def test_show_images_layout():
     plt.close("all")
 
 
-def test_gsemcom_results_figure_from_a_small_results_dict():
+def _small_results(with_references=True):
     stat = {"mean": 5.0, "sem": 0.1}
     names = ["traditional", "local AIGC", "fully masked", "gsemcom xi=(0.9,0.8,0.5)"]
     res = {
@@ -86,10 +86,37 @@ def test_gsemcom_results_figure_from_a_small_results_dict():
         "timing_s": {f"{s}_cpu_s": {"mean": m} for s, m in
                      (("generation", 1.0), ("extraction", 0.05), ("packing", 0.001), ("decoding", 0.4))},
     }
+    if with_references:
+        # the means over the sweep's captions differ from the headline's (all captions)
+        res["sweep_references"] = {n: {"quality": {"mean": q, "sem": 0.1}}
+                                   for n, q in zip(names[:3], (7.25, 6.25, 7.5))}
+    return res
+
+
+def test_gsemcom_results_figure_from_a_small_results_dict():
     from gsemlab.viz import gsemcom_results_figure
 
-    fig = gsemcom_results_figure(res)
+    fig = gsemcom_results_figure(_small_results())
     bars = fig.axes[0].patches
-    assert [b.get_height() for b in bars] == [4096, 0, 0, 1800]  # pixels sent, in method order
+    assert [b.get_width() for b in bars] == [4096, 0, 0, 1800]  # pixels sent, in method order
     assert [round(b.get_height(), 3) for b in fig.axes[3].patches] == [1.0, 0.05, 0.001, 0.4]  # CPU s per stage
+    assert fig.get_size_inches()[0] <= 7.0
     plt.close("all")
+
+
+def test_gsemcom_results_figure_draws_references_from_the_sweep_captions():
+    from gsemlab.viz import gsemcom_results_figure
+
+    fig = gsemcom_results_figure(_small_results())
+    # horizontal reference lines of panel (b): the sweep captions' means, not the headline's 5.0
+    levels = sorted(line.get_ydata()[0] for line in fig.axes[1].lines
+                    if len(set(line.get_ydata())) == 1 and line.get_label() in
+                    ("traditional", "local AIGC", "fully masked"))
+    assert levels == [6.25, 7.25, 7.5]
+    plt.close("all")
+    fig = gsemcom_results_figure(_small_results(with_references=False))
+    labels = [line.get_label() for line in fig.axes[1].lines]
+    assert "traditional" not in labels  # no references from other captions
+    plt.close("all")
+    with pytest.raises(TypeError, match="results dict"):
+        gsemcom_results_figure([1, 2])

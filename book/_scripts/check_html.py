@@ -2,7 +2,8 @@
 
 For every page in ``_toc.yml``: the HTML exists; no executed cell shows an error, a traceback or
 text on stderr (warnings belong in the prose, not in the output); every chapter ``book/NN_*``
-ends with a Summary and Exercises; and no page links a script, style sheet or image from outside
+opens with the chapter opener (class ``chapter-opener``) and ends with a Summary and Exercises;
+and no page links a script, style sheet or image from outside
 the built folder (``https://`` in ``src=`` or ``<link href=``), apart from the launch-button and
 repository links that are meant to leave the book.
 
@@ -50,8 +51,12 @@ def check(html_dir: Path) -> list[str]:
             if f'class="{cls}' in html or f"cell_output {cls}" in html:
                 problems.append(f"{page}: a cell shows '{cls.split()[1]}' output")
         if re.fullmatch(r"book/\d\d_.*", name):
+            if not re.search(r'<div class="[^"]*\bchapter-opener\b', html):
+                problems.append(f"{page}: no chapter opener (admonition of class chapter-opener)")
             for heading in ("Summary", "Exercises"):
-                if not re.search(rf"<h[12][^>]*>\s*{heading}", html):
+                # the Chapters part is numbered: "<h2><span class="section-number">6.7. </span>Summary"
+                number = r'(?:<span class="section-number">[^<]*</span>)?'
+                if not re.search(rf"<h[12][^>]*>\s*{number}\s*{heading}", html):
                     problems.append(f"{page}: no '{heading}' section")
         for url in re.findall(r'(?:<script[^>]+src|<link[^>]+href|<img[^>]+src)="(https?://[^"]+)"', html):
             problems.append(f"{page}: loads {url} from outside the book")

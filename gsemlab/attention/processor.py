@@ -67,7 +67,7 @@ def output(attn, hidden_states, residual, shape4):
 
 
 def probabilities(query, key, attention_mask, scale: float) -> torch.Tensor:
-    """Eq. 6: softmax(Q K^T * scale) in float32; (batch, heads, queries, tokens).
+    """Eq. 6 of [G-SemCom]: softmax(Q K^T * scale) in float32; (batch, heads, queries, tokens).
 
     ``query`` (B, heads, L, head_dim) and ``key`` (B, heads, T, head_dim) as :func:`project` gives them;
     ``attention_mask`` is None or additive, broadcastable to (B, heads, L, T). Differentiable.
@@ -89,7 +89,9 @@ class RecordingProcessor:
     processor the original computes the output and the query and key are projected beside it. Either way
     the call only hands the conditional rows' query and key to the store (views, no copy) and the output
     reads nothing the recording writes; the store computes the probabilities once per step for all layers
-    at a time (:meth:`AttentionStore._flush`).
+    at a time.
+
+    The output is Eq. 5 of [G-SemCom]; the recorded probabilities are Eq. 6 of [G-SemCom].
     """
 
     def __init__(self, store, name: str, original):  # store: the AttentionStore that records

@@ -83,8 +83,8 @@ class AttentionStore:
     ----------
     prompts : list of str or None
         Prompt of each recorded image (None when the pipeline got ``prompt_embeds``).
-    timesteps : list of int
-        Scheduler timestep of each recorded step.
+
+    The scheduler timestep of each recorded step is :attr:`timesteps`.
     """
 
     def __init__(self, pipe, *, blocks: Sequence[str] = ("down", "up"), tokens="prompt", keep_steps: bool = True,
@@ -352,7 +352,7 @@ class AttentionStore:
     def word_maps(self, prompt: str, words: Sequence[str] | None = None, size=None, *,
                   spans: Sequence[tuple[int, int]] | None = None, steps=None, layers=None,
                   image: int = 0) -> dict[str, np.ndarray]:
-        """Cross-attention map of each word (Eq. 7).
+        """Cross-attention map of each word (Eq. 7 of [G-SemCom]).
 
         ``A_z = sum_t sum_i sum_l up(F_t,(z,l)^(i))``: each layer's per-head map of the word's tokens is
         upsampled bicubically to ``size``, clamped at 0 (bicubic interpolation undershoots slightly below
@@ -429,13 +429,15 @@ class AttentionStore:
 
 
 def binarize(attn_map, xi: float) -> np.ndarray:
-    """Binary attention map (Eq. 8): the pixels whose normalised attention reaches ``xi``.
+    """Binary attention map (Eq. 8 of [G-SemCom]): the pixels whose normalised attention reaches ``xi``.
 
-    Eq. 8 keeps ``A[x, y] >= xi * max A``. Applied to a raw map this keeps nearly everything, because
-    raw cross-attention maps have a high floor: every pixel receives some attention from every token (the
-    softmax never gives exactly 0), and the sum over steps, layers and heads of Eq. 7 adds these floors up,
-    so the minimum is often half the maximum or more and ``xi = 0.5`` would pass 80-100% of the image.
-    The map is therefore first normalised to [0, 1] by min-max, ``(A - min A) / (max A - min A)``, and
+    Eq. 8 keeps ``A[x, y] >= xi * max A``. Where attention is spread out, a raw map has a floor: every
+    pixel receives some attention from every token (the softmax never gives exactly 0), and the sum over
+    steps, layers and heads of Eq. 7 adds these floors up, so on an untrained or weakly grounded model
+    the minimum can be half the maximum or more and ``xi = 0.5`` passes most of the image (chapter 2
+    measures it on the random-weight pipeline and on the bundled model, whose grounded maps have almost
+    no floor, so that the two rules nearly agree there).
+    The map is first normalised to [0, 1] by min-max, ``(A - min A) / (max A - min A)``, and
     Eq. 8 is applied to the normalised map: ``B = [A_norm >= xi]``. A constant map, which says nothing
     about where the word is, is returned all True (every pixel equals the maximum, as Eq. 8 gives).
 

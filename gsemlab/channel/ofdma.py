@@ -26,7 +26,9 @@ _DEFAULTS = ChannelConfig()
 
 
 def rayleigh_gains(distances_m, rng=None, *, n_draws: int | None = None, path_loss_exponent: float = 2.0):
-    """Draw channel gains ``phi = gamma * d**-2`` with Rayleigh fading ``gamma ~ Exp(1)`` (Eq. 1).
+    """Draw channel gains ``phi = gamma * d**-2`` with Rayleigh fading ``gamma ~ Exp(1)``.
+
+    These are the ``phi_i`` of Eq. 1 of [G-SemCom].
 
     Parameters
     ----------
@@ -65,7 +67,7 @@ def _snr(bandwidth_hz, power_w, gain, interference_w, noise_psd_w_per_hz, gain_n
 
 
 def ofdma_capacity(bandwidth_hz, power_w, gain, interference_w, noise_psd_w_per_hz):
-    """Downlink capacity of one resource block, Eq. 1: ``c = W log2(1 + P phi / (I + W N0))``.
+    """Downlink capacity of one resource block, Eq. 1 of [G-SemCom]: ``c = W log2(1 + P phi / (I + W N0))``.
 
     All arguments broadcast against each other (e.g. bandwidths of shape (k, 1) against gains of shape
     (n_users,) give a (k, n_users) result).
@@ -101,7 +103,7 @@ def ofdma_capacity(bandwidth_hz, power_w, gain, interference_w, noise_psd_w_per_
 
 
 def max_payload_bits(capacity_bps, latency_s):
-    """Largest payload a user can receive within its latency bound: ``L_i c_i`` (Eq. 1, Eq. 19a).
+    """Largest payload a user can receive within its latency bound: ``L_i c_i`` (Eq. 19a of [G-SemCom]).
 
     Parameters
     ----------

@@ -97,7 +97,7 @@ def predict_noise(model, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def alpha_bars(scheduler_or_betas) -> torch.Tensor:
-    """alpha_bar_t = prod_{i<=t} (1 - beta_i) for every timestep (Eq. 4b).
+    """alpha_bar_t = prod_{i<=t} (1 - beta_i) for every timestep (Eq. 4b of [G-SemCom]).
 
     Parameters
     ----------
@@ -181,8 +181,9 @@ def forward_noise(x0: torch.Tensor, t, scheduler_or_betas, noise: torch.Tensor |
                   generator=None) -> torch.Tensor:
     """Draw x_t ~ q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I) in one step.
 
-    Chaining the t transitions of Eq. 3 under the Markov product of Eq. 2 gives this closed form,
-    with alpha_bar_t of Eq. 4b: ``x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise``.
+    This is Eq. 2-3 of [G-SemCom] in closed form: chaining the t transitions of Eq. 3 under the
+    Markov product of Eq. 2 gives it, with alpha_bar_t of Eq. 4b:
+    ``x_t = sqrt(alpha_bar_t) * x0 + sqrt(1 - alpha_bar_t) * noise``.
 
     Parameters
     ----------
@@ -280,11 +281,12 @@ def _check_sampling(model, n, shape, num_inference_steps, scheduler) -> tuple[in
 @torch.no_grad()
 def sample(model, scheduler: DDPMScheduler, n: int, shape: Sequence[int], num_inference_steps: int,
            generator=None) -> torch.Tensor:
-    """Generate images with the DDPM reverse process written out by hand (Eq. 4, 4a, 4b).
+    """Generate images with the DDPM reverse process written out by hand (Eq. 4, 4a, 4b of [G-SemCom]).
 
     Starting from x_T ~ N(0, I), each step computes the mean of Eq. 4a and adds sigma_t z::
 
-        x_{t-1} = 1/sqrt(alpha_t) * (x_t - beta_t / sqrt(1 - alpha_bar_t) * eps_theta(x_t, t)) + sigma_t z
+        mu = (x_t - beta_t / sqrt(1 - alpha_bar_t) * eps_theta(x_t, t)) / sqrt(alpha_t)
+        x_{t-1} = mu + sigma_t z
 
     with z ~ N(0, I) (no noise on the last step). With fewer steps than T the loop visits the
     scheduler's timesteps ``t > t'`` only and uses the per-jump ``alpha_t = alpha_bar_t / alpha_bar_t'``,
@@ -330,13 +332,15 @@ def sample(model, scheduler: DDPMScheduler, n: int, shape: Sequence[int], num_in
 
     x = torch.randn((n, *shape), generator=g)  # x_T ~ N(0, I): (n, C, H, W)
     for i, t in enumerate(ts):
-        abar_t, abar_prev = abar[t], abar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
+        abar_t = abar[t]
+        abar_prev = abar[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
         alpha_t = abar_t / abar_prev  # Eq. 4b, for the jump t -> t'
         beta_t = 1 - alpha_t
         eps = predict_noise(model, x, torch.full((n,), t, dtype=torch.long))  # eps_theta(x_t, t): (n, C, H, W)
         x = (x - beta_t / (1 - abar_t).sqrt() * eps) / alpha_t.sqrt()  # Eq. 4a, the mean mu_theta: (n, C, H, W)
         if t > 0:
-            var = beta_t if variance_type == "fixed_large" else (1 - abar_prev) / (1 - abar_t) * beta_t
+            small = (1 - abar_prev) / (1 - abar_t) * beta_t
+            var = beta_t if variance_type == "fixed_large" else small
             x = x + var.sqrt() * torch.randn(x.shape, generator=g)  # + sigma_t z: (n, C, H, W)
     return x
 

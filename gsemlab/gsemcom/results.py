@@ -106,7 +106,7 @@ class Encoded:
 
     @property
     def semantic_pixels(self) -> int:
-        """Pixels of the union of all segments: what an unlimited budget sends (the 'size' of Fig. 12a)."""
+        """Pixels of the union of all segments, what an unlimited budget sends (the 'size' of Fig. 12a)."""
         return int(sum(int(s.sum()) for s in self.segments))
 
     @property
@@ -208,5 +208,5 @@ class Transmission:
 
     @property
     def bandwidth_saving(self) -> float:
-        """``1 - pixels_sent / pixels_full``: the fraction of the traditional bandwidth saved."""
+        """The fraction of the traditional bandwidth saved, ``1 - pixels_sent / pixels_full``."""
         return 1.0 - self.pixels_sent / self.pixels_full

@@ -114,7 +114,7 @@ class GSemCom:
 
     @property
     def t_max(self) -> float:
-        """Upper distance bound of Eq. 18: the value passed in, or the backend's calibrated one."""
+        """Upper distance bound of Eq. 18, the value passed in or the backend's calibrated one."""
         if self._t_max is None:
             from ..calibration import load_t_max
 

@@ -252,7 +252,7 @@ def vp8_encode(image: np.ndarray, quality: int) -> bytes:
     Returns
     -------
     bytes
-        The ``VP8 `` chunk's payload (a WebP file less its 20-byte RIFF container);
+        The payload of the ``"VP8 "`` chunk (a WebP file less its 20-byte RIFF container);
         :func:`vp8_decode` decodes it.
     """
     from PIL import Image

@@ -18,15 +18,18 @@ Wire format, version 2 (``varint``: unsigned LEB128, 7 bits a byte, low bits fir
 
     magic     4 bytes   b"GSPK"
     version   u8        2
-    coding    u8        bits 0-1: pixels 0 raw, 1 deflate, 2 VP8; bit 2: mask context-coded (else
-                        raw bits, np.packbits of the box in raster order); bit 3: prompt deflated
+    coding    u8        bits 0-1: pixels 0 raw, 1 deflate, 2 VP8; bit 2: mask
+                        context-coded (else raw bits, np.packbits of the box in
+                        raster order); bit 3: prompt deflated
     quality   u8        the VP8 quality (0-100); 0 for the lossless codings
     H, W, C   varint x3 image height and width (pixels), channels per pixel
     prompt    varint n, n bytes
-    box       varint x4 top row, left column, height, width of the sent pixels' bounding box (all 0: none)
+    box       varint x4 top row, left column, height, width of the sent
+                        pixels' bounding box (all 0: none)
     mask      varint n, n bytes   the box's bits
-    pixels    varint n, n bytes   raw: n_pixels * C bytes; deflate: those, deflated; VP8: the key frame
-                        of the box's planes (:func:`.codecs.vp8_encode`); empty when no pixel is sent
+    pixels    varint n, n bytes   raw: n_pixels * C bytes; deflate: those,
+                        deflated; VP8: the key frame of the box's planes
+                        (.codecs.vp8_encode); empty when no pixel is sent
     crc       u32 LE    CRC-32 (zlib.crc32) of every byte before it
 
 Deflate is raw deflate (RFC 1951, zlib ``wbits=-15``). Damaged input raises :class:`PacketError`

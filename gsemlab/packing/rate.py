@@ -114,7 +114,7 @@ def packet_rate(codec: str = "webp", *, conservative: bool = True) -> PacketRate
 
 
 def pixel_budget(payload_bits, codec: str = "webp", *, conservative: bool = True):
-    """Pixels a payload of ``payload_bits`` buys (Eq. 19a's ``L_i c_i`` in pixels at O = 1).
+    """Pixels a payload of ``payload_bits`` buys: the bound of Eq. 19a of [G-SemCom] in pixels.
 
     ``packet_rate(codec, conservative=conservative).pixel_budget(payload_bits)``; e.g. for ADD,
     ``b_max = min(pixel_budget(max_payload_bits(c, L)), semantic_pixels)``.

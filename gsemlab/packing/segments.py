@@ -45,7 +45,7 @@ def _as_mask_list(masks, name: str) -> list[np.ndarray]:
 
 
 def disjoint_segments(masks_in_importance_order) -> list[np.ndarray]:
-    """Make importance-ordered segments disjoint, Eq. 14.
+    """Make importance-ordered segments disjoint, Eq. 14 of [G-SemCom].
 
     ``s_1 = A_1`` and ``s_k = A_k \\ (s_1 | ... | s_{k-1})``: a pixel belongs to the most important
     word whose segment covers it.
@@ -80,7 +80,7 @@ def disjoint_segments(masks_in_importance_order) -> list[np.ndarray]:
 
 
 def pack(image, segments, budget_pixels: int | None, prompt: str = "") -> Packet:
-    """Pack the most important pixels of an image within a pixel budget (Eq. 14, Sec. IV-C).
+    """Pack the most important pixels of an image within a pixel budget (Eq. 14 of [G-SemCom], Sec. IV-C).
 
     Whole segments are sent in order while they fit; then the first pixels, in raster order, of the
     next segment fill what is left of the budget. Segments are made disjoint first

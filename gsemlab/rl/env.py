@@ -48,7 +48,7 @@ def _check_weights(weights) -> tuple[float, float, float]:
 
 
 class BandwidthAllocationEnv(gym.Env):
-    """Share bandwidth among N users so as to maximise Eq. 19.
+    """Share bandwidth among N users so as to maximise Eq. 19 of [G-SemCom] (bounds: Eq. 19a).
 
     Parameters
     ----------

@@ -82,7 +82,7 @@ class UtilityCurve:
 
 def user_utility(curve: UtilityCurve, budget, *, jpsq_config: JPSQConfig | None = None,
                  add_config: ADDConfig | None = None) -> np.ndarray:
-    """One user's term of Eq. 19, ``omega_1 J(b) H(Q(b) >= Q_th) - omega_2 b``.
+    """One user's term of Eq. 19 of [G-SemCom], ``omega_1 J(b) H(Q(b) >= Q_th) - omega_2 b``.
 
     Parameters
     ----------
@@ -201,7 +201,7 @@ def _trace(options, choices, capacity: int) -> list[int]:
 def optimal_allocation(curves: Sequence[UtilityCurve], bounds, *, cap=None,
                        jpsq_config: JPSQConfig | None = None,
                        add_config: ADDConfig | None = None) -> tuple[np.ndarray, float]:
-    """The allocation that maximises Eq. 19 subject to Eq. 19a and an optional shared cap.
+    """The allocation that maximises Eq. 19 of [G-SemCom] subject to Eq. 19a and an optional shared cap.
 
     Parameters
     ----------

@@ -238,14 +238,17 @@ def score_caption(image: np.ndarray, caption: str, *, classifier=None) -> dict:
 
     Returns
     -------
-    dict with
-        n_asked, n_found : objects named / detected (components of at least MIN_AREA pixels);
-        count_ok : bool, n_found == n_asked;
-        attributes_ok : list of bool per named object: a matched detection has the asked colour,
-            the asked shape (classifier) and the asked size (when the caption gives one);
-        colour_ok : list of bool, a detection of the asked colour exists;
-        relation_ok : bool or None (one object): the first two objects are both found with their
-            colours and their centres satisfy ``world.relation_holds``.
+    dict
+        With the keys
+
+        * ``n_asked``, ``n_found``: objects named / detected (components of at least ``MIN_AREA``
+          pixels);
+        * ``count_ok``: bool, ``n_found == n_asked``;
+        * ``attributes_ok``: list of bool per named object: a matched detection has the asked
+          colour, the asked shape (classifier) and the asked size (when the caption gives one);
+        * ``colour_ok``: list of bool, a detection of the asked colour exists;
+        * ``relation_ok``: bool or None (one object): the first two objects are both found with
+          their colours and their centres satisfy :func:`gsemlab.toyworld.world.relation_holds`.
     """
     objs, relation, _ = parse_caption(caption)
     dets = detect_objects(image, classifier=classifier)

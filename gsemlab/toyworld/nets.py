@@ -132,7 +132,7 @@ class ToySim(_Pretrained):
 
     @torch.no_grad()
     def distance(self, a, b):
-        """Perceptual distance ``1 - cos`` (Eq. 15) between images or batches of images.
+        """Perceptual distance ``1 - cos`` (Eq. 15 of [G-SemCom]) between images or batches of images.
 
         Parameters
         ----------
@@ -181,7 +181,10 @@ class ToyNIMA(_Pretrained):
 
     @torch.no_grad()
     def quality(self, img):
-        """Mean score ``sum_{i=1}^{10} i p_i`` (Eq. 16), in [1, 10]: float, or ndarray (N,) for a batch."""
+        """Mean score ``sum_{i=1}^{10} i p_i`` (Eq. 16 of [G-SemCom]), in [1, 10].
+
+        A float, or an ndarray (N,) for a batch.
+        """
         p = self.distribution(img)
         q = p @ np.arange(1, N_LEVELS + 1, dtype=np.float64)
         return float(q) if np.ndim(q) == 0 else q

@@ -196,8 +196,9 @@ def object_mask(obj: SceneObject) -> np.ndarray:
 def relation_holds(relation: str, c1: tuple, c2: tuple) -> bool:
     """Whether centre ``c1 = (x, y)`` is `relation` of centre ``c2``.
 
-    The relation's axis must dominate: "above" means y1 < y2 and |y1 - y2| > |x1 - x2| (image y
-    points down); "left" means x1 < x2 and |x1 - x2| > |y1 - y2|; likewise "below", "right".
+    The relation's axis must dominate: "above" means ``y1 < y2`` and ``|y1 - y2| > |x1 - x2|``
+    (image y points down); "left" means ``x1 < x2`` and ``|x1 - x2| > |y1 - y2|``; likewise
+    "below", "right".
     """
     dx, dy = c1[0] - c2[0], c1[1] - c2[1]
     if relation == "above":

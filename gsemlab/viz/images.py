@@ -131,9 +131,9 @@ def plot_matrix(matrix, labels, *, col_labels=None, ax=None, title: str | None =
         for j in range(m.shape[1]):
             text = str(int(m[i, j])) if m.dtype == bool else fmt.format(values[i, j])
             dark = (values[i, j] - vmin) / ((vmax - vmin) or 1.0) > 0.6
-            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+            ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=9)
+    ax.set_yticks(range(len(rows)), rows, fontsize=9)
     if title:
         ax.set_title(title, fontsize=10)
     return ax
@@ -189,7 +189,7 @@ def overlay_masks(image, masks, *, labels=None, ax=None, alpha: float = 0.6, tit
         ax.set_title(title, fontsize=9)
     if labels is not None and legend and masks:
         handles = [Patch(color=COLORS[k % len(COLORS)], label=lab) for k, lab in enumerate(labels)]
-        ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.legend(handles=handles, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
 
 
@@ -244,80 +244,94 @@ def dependency_svg(tokens, tags, heads, deps=None, *, distance: int = 110) -> st
 
 
 def gsemcom_results_figure(res: dict):
-    """The results of ``benchmarks/gsemcom.py`` in four panels (chapter 7).
+    """The results of ``benchmarks/gsemcom.py`` in four panels (chapter 7), 7 inches wide.
 
-    (a) Fig. 9 analogue: mean pixels sent and mean quality of every method; (b) Fig. 10 and 12(b)
-    analogue: quality against the pixel budget, for G-SemCom's packets and for as many random pixels;
-    (c) Fig. 11 analogue: quality against the user's decode steps; (d) Table IV analogue: CPU time per
-    stage.
+    Panels: (a) Fig. 9 analogue: mean pixels sent by every method, its mean quality written beside the bar;
+    (b) Fig. 10 and 12(b) analogue: quality against the pixel budget, for G-SemCom's packets and for
+    as many random pixels, with the references (traditional, local AIGC, fully masked) averaged over
+    the same captions as the curves (``res["sweep_references"]``); (c) Fig. 11 analogue: quality
+    against the user's decode steps, traditional on the same captions; (d) Table IV analogue: CPU
+    time per stage.
 
     Parameters
     ----------
     res : dict
-        The JSON written by ``benchmarks/gsemcom.py`` (``benchmarks/results/gsemcom.json``).
+        The bundled summary ``gsemlab.data.load_result("gsemcom")`` (``benchmarks/summaries.py``
+        adds ``sweep_references`` to the benchmark's aggregates); without ``sweep_references`` the
+        reference lines of (b) and (c) are left out rather than taken from other captions.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    if not isinstance(res, dict):
+        raise TypeError(f"res must be the results dict, got {type(res).__name__}")
     h = res["headline"]
     m = res["methods"]
+    refs = res.get("sweep_references", {})
     names = [n for n in ("traditional", "local AIGC", "fully masked") if n in h]
     names += [n for n in h if n.startswith("gsemcom xi")] + [n for n in h if n == "gsemcom without clustering"]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.6), layout="constrained")
     ax = axes[0, 0]
-    x = np.arange(len(names))
-    ax.bar(x - 0.2, [h[n]["pixels"] for n in names], 0.4, color=COLORS[0], label="pixels sent")
-    ax.set_ylabel("pixels sent (mean)")
-    ax.set_xticks(x, [n.replace("gsemcom ", "G-SemCom\n") for n in names], fontsize=7)
-    ax2 = ax.twinx()
-    ax2.errorbar(x + 0.2, [m[n]["quality"]["mean"] for n in names], yerr=[m[n]["quality"]["sem"] for n in names],
-                 fmt="o", color=COLORS[1], label="quality (ToyNIMA)")
-    ax2.set_ylabel("quality Q (mean +- s.e.)")
-    ax.set_title(f"Fig. 9 analogue: {res['n_captions']} captions")
-    ax.legend(loc="upper left", fontsize=8)
-    ax2.legend(loc="upper right", fontsize=8)
+    y = np.arange(len(names))[::-1]
+    pix = [h[n]["pixels"] for n in names]
+    ax.barh(y, pix, 0.7, color=COLORS[0])
+    for yy, n, p in zip(y, names, pix):
+        q = m[n]["quality"]
+        ax.text(p + 60, yy, f"Q {q['mean']:.2f}", va="center", fontsize=9)
+    labels = [n.replace("gsemcom xi=", "G-SemCom ").replace("gsemcom without clustering", "no DBSCAN")
+              for n in names]
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.set_xlim(0, 4096 * 1.45)
+    ax.set_xlabel("pixels sent (mean)")
+    ax.set_title(f"(a) Fig. 9: {res['n_captions']} captions")
 
+    n_sweep = res["sweeps"]["n_captions"]
     ax = axes[0, 1]
     bud = res["sweeps"]["budget"]
     if bud:
         b = [float(k) for k in bud]
         ax.errorbar(b, [bud[k]["quality"]["mean"] for k in bud], yerr=[bud[k]["quality"]["sem"] for k in bud],
-                    fmt="-o", color=COLORS[0], label="G-SemCom, budget-limited packet")
+                    fmt="-o", ms=4, capsize=2, color=COLORS[0], label="G-SemCom packet")
         rnd = res["sweeps"]["budget_random_pixels"]
-        ax.errorbar(b, [rnd[k]["quality"]["mean"] for k in rnd], yerr=[rnd[k]["quality"]["sem"] for k in rnd],
-                    fmt="-s", color=COLORS[5], label="random pixels, same count (Fig. 12b)")
+        ax.errorbar([v * 1.04 for v in b], [rnd[k]["quality"]["mean"] for k in rnd],
+                    yerr=[rnd[k]["quality"]["sem"] for k in rnd], fmt="--s", ms=4, capsize=2,
+                    color=COLORS[5], label="random pixels")
         for n, c, ls in (("traditional", COLORS[2], "--"), ("local AIGC", COLORS[3], ":"),
                          ("fully masked", COLORS[4], "-.")):
-            ax.axhline(h[n]["quality"], color=c, ls=ls, label=n + " (all captions)")
+            if n in refs:
+                ax.axhline(refs[n]["quality"]["mean"], color=c, ls=ls, label=n)
+        ax.set_xscale("log")
         ax.set_xlabel("budget (pixels, O = 1)")
-        ax.set_ylabel("quality Q")
-        ax.set_title(f"Fig. 10 analogue: partial transmission ({res['sweeps']['n_captions']} captions)")
-        ax.legend(fontsize=8)
+        ax.set_ylabel("Q (mean ± s.e.)")
+        ax.set_title(f"(b) Fig. 10: budget, {n_sweep} captions")
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2,
+                  frameon=False)
         ax.grid(alpha=0.3)
 
     ax = axes[1, 0]
     st = res["sweeps"]["decode_steps"]
     if st:
         s = [int(k) for k in st]
-        ax.errorbar(s, [st[k]["quality"]["mean"] for k in st], yerr=[st[k]["quality"]["sem"] for k in st], fmt="-o",
-                    color=COLORS[0], label="G-SemCom (0.9, 0.8, 0.5)")
-        ax.axhline(h["traditional"]["quality"], color=COLORS[2], ls="--", label="traditional")
+        ax.errorbar(s, [st[k]["quality"]["mean"] for k in st], yerr=[st[k]["quality"]["sem"] for k in st],
+                    fmt="-o", ms=4, capsize=2, color=COLORS[0], label="G-SemCom")
+        if "traditional" in refs:
+            ax.axhline(refs["traditional"]["quality"]["mean"], color=COLORS[2], ls="--", label="traditional")
         ax.set_xlabel("decode steps at the user")
-        ax.set_ylabel("quality Q")
-        ax.set_title("Fig. 11 analogue: decoder steps")
-        ax.legend(fontsize=8)
+        ax.set_ylabel("Q (mean ± s.e.)")
+        ax.set_title(f"(c) Fig. 11: steps, {n_sweep} captions")
+        ax.legend(fontsize=9, loc="lower right")
         ax.grid(alpha=0.3)
 
     ax = axes[1, 1]
     t = res["timing_s"]
     stages = ["generation", "extraction", "packing", "decoding"]
-    ax.bar(stages, [t[f"{s}_cpu_s"]["mean"] for s in stages], color=COLORS[:4])
+    ax.bar(range(4), [t[f"{s}_cpu_s"]["mean"] for s in stages], color=COLORS[:4])
+    ax.set_xticks(range(4), ["generate", "extract", "pack", "decode"], fontsize=9, rotation=20)
+    ax.set_ylim(0, 1.15 * max(t[f"{s}_cpu_s"]["mean"] for s in stages))
     for i, s in enumerate(stages):
         ax.text(i, t[f"{s}_cpu_s"]["mean"], f"{t[f'{s}_cpu_s']['mean'] * 1e3:.0f} ms", ha="center", va="bottom",
-                fontsize=8)
-    ax.set_ylabel(f"CPU seconds per image ({res['threads']} thread)")
-    ax.set_title("Table IV analogue: time per stage")
+                fontsize=9)
+    ax.set_ylabel(f"CPU s per image ({res['threads']} thread)")
+    ax.set_title("(d) Table IV: time per stage")
     return fig
-
-
