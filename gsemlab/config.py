@@ -25,6 +25,7 @@ __all__ = [
     "GenerationOptions",
     "JPSQConfig",
     "PACKET_CODECS",
+    "PACKET_PARTIAL_RULES",
     "PaperConfig",
     "xi_scheme",
 ]
@@ -36,6 +37,7 @@ def _dbm_to_w(dbm: float) -> float:
 
 #: Codings of a packet's pixels (the same tuple as :data:`gsemlab.packing.CODECS`; a test checks it).
 PACKET_CODECS = ("webp", "zlib", "raw")
+PACKET_PARTIAL_RULES = ("raster", "priority", "skip")  # gsemlab.packing.PARTIAL_RULES
 
 
 def _is_real(value) -> bool:
@@ -179,6 +181,10 @@ class GenerationOptions:
         of their bounding box, lossless deflate, or lossless uncompressed.
     codec_quality : int in [0, 100] or None
         Quality of the ``"webp"`` coding; None takes :data:`gsemlab.packing.DEFAULT_QUALITY`.
+    partial : {"raster", "priority", "skip"}
+        What the packet does with the first segment that does not fit the budget
+        (:func:`gsemlab.packing.pack`): its first pixels in raster order, its pixels of highest
+        attention of its word, or none of it (later segments that fit are sent).
     """
 
     guidance_scale: float = 5.0
@@ -187,8 +193,11 @@ class GenerationOptions:
     ranking_xi: float | None = None
     codec: str = "webp"
     codec_quality: int | None = None
+    partial: str = "raster"
 
     def __post_init__(self) -> None:
+        if self.partial not in PACKET_PARTIAL_RULES:
+            raise ValueError(f"partial must be one of {PACKET_PARTIAL_RULES}, got {self.partial!r}")
         if not _is_real(self.guidance_scale) or not self.guidance_scale >= 0 or math.isinf(self.guidance_scale):
             raise ValueError(f"guidance_scale must be a number >= 0, got {self.guidance_scale!r}")
         _require_bool("options", "binarize", self.binarize)

@@ -172,6 +172,28 @@ def test_budget_is_respected(gs, generation, encoded):
         gs.extract(generation, budget="100")
 
 
+def test_partial_rules_reach_the_packet(gs, generation, encoded):
+    sizes = [int(seg.sum()) for seg in encoded.segments]
+    budget = sizes[0] + max(1, sizes[1] // 2) if len(sizes) > 1 else max(1, sizes[0] // 2)
+    skip = gs.with_options(partial="skip").extract(generation, budget=budget).packet
+    # whole segments only, in order, each sent when it still fits (worked out from the sizes)
+    left, expected = budget, np.zeros_like(skip.mask)
+    for seg, n in zip(encoded.segments, sizes):
+        if n <= left:
+            expected |= seg
+            left -= n
+    np.testing.assert_array_equal(skip.mask, expected)
+    prio = gs.with_options(partial="priority").extract(generation, budget=budget).packet
+    assert prio.n_pixels == min(budget, encoded.semantic_pixels)
+    # the partial segment's pixels sent are its word's most attended ones
+    k = next(i for i, n in enumerate(np.cumsum(sizes)) if n > budget)
+    word_map = encoded.word_maps[encoded.words[k]]
+    part = prio.mask & encoded.segments[k]
+    rest = encoded.segments[k] & ~prio.mask
+    if part.any() and rest.any():
+        assert word_map[part].min() >= word_map[rest].max()
+
+
 def test_ablation_switches(gs, generation, encoded):
     raw = gs.with_options(binarize=False).extract(generation)
     # without Eq. 8 a softmax attention map is positive everywhere: every map covers the image

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pytest
 
 from gsemlab import viz
@@ -51,3 +52,21 @@ def test_book_style_keeps_every_font_above_the_minimum():
     sizes = {k: v for k, v in rc.items() if k.endswith("size") and k != "figure.figsize"}
     assert sizes and min(sizes.values()) >= viz.MIN_FONT_PT
     assert rc["figure.figsize"][0] <= MAX_WIDTH_IN
+
+
+def test_twelve_masks_get_twelve_colours_in_the_legend():
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    masks = [np.eye(12, dtype=bool)[k][None].repeat(12, 0) for k in range(12)]  # column k
+    ax = viz.overlay_masks(None, masks, labels=[f"w{k}" for k in range(12)])
+    colours = [to_hex(h.get_facecolor()) for h in ax.get_legend().legend_handles]
+    assert len(set(colours)) == 12
+    # the painted column k has the k-th legend colour (alpha 0.6 over white), worked out by hand
+    rgb = np.array(matplotlib.colors.to_rgb(colours[11]))
+    painted = ax.get_images()[0].get_array()[0, 11]
+    assert np.allclose(painted, 0.4 * 1.0 + 0.6 * rgb)
+    assert len(set(viz.MASK_COLORS)) == 20 and viz.mask_colour(20) == viz.mask_colour(0)
+    with pytest.raises(ValueError):
+        viz.mask_colour(-1)
+    plt.close("all")

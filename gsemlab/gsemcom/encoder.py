@@ -225,7 +225,8 @@ def extract(generation: Generation, budget=None, *, config: GSemComConfig | None
             clean = binary_maps
         segments = tuple(disjoint_segments(list(clean)))
     with prof.stage("packing"):
-        sent = pack(source, list(segments), n_budget, prompt=prompt)
+        sent = pack(source, list(segments), n_budget, prompt=prompt, partial=opts.partial,
+                    priorities=[maps[wd] for wd in words] if opts.partial == "priority" else None)
         data = sent.to_bytes(opts.codec, quality=opts.codec_quality)  # coded once: what goes on the wire
         packet = Packet.from_bytes(data)  # as the user parses it (lossy coding: the codec's pixels)
     timings = {"generation": generation.seconds, **prof.seconds}

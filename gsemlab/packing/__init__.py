@@ -32,10 +32,10 @@ from .packet import (
     section_sizes,
 )
 from .rate import PacketRate, packet_rate, pixel_budget
-from .segments import disjoint_segments, pack
+from .segments import PARTIAL_RULES, disjoint_segments, pack
 
 __all__ = [
     "CODECS", "DEFAULT_CODEC", "DEFAULT_QUALITY", "MAGIC", "MAX_PIXELS", "VERSION", "Packet", "PacketError",
-    "PacketRate", "decode_image", "disjoint_segments", "jpeg_bytes", "pack", "packet_rate", "pixel_budget",
+    "PARTIAL_RULES", "PacketRate", "decode_image", "disjoint_segments", "jpeg_bytes", "pack", "packet_rate", "pixel_budget",
     "png_bytes", "section_sizes", "webp_bytes",
 ]

@@ -18,7 +18,13 @@ import numpy as np
 from .codecs import as_image
 from .packet import Packet
 
-__all__ = ["disjoint_segments", "pack"]
+__all__ = ["PARTIAL_RULES", "disjoint_segments", "pack"]
+
+# What the packet does with the first segment that does not fit the budget (the paper is silent):
+# "raster": its first pixels in raster order fill the budget; "priority": its pixels in decreasing
+# order of a priority map (its word's attention), so the part sent is the word's core, not a band of
+# rows; "skip": it is not sent, and the later segments that still fit are.
+PARTIAL_RULES = ("raster", "priority", "skip")
 
 
 def _as_mask_list(masks, name: str) -> list[np.ndarray]:
@@ -79,11 +85,14 @@ def disjoint_segments(masks_in_importance_order) -> list[np.ndarray]:
     return out
 
 
-def pack(image, segments, budget_pixels: int | None, prompt: str = "") -> Packet:
+def pack(image, segments, budget_pixels: int | None, prompt: str = "", *, partial: str = "raster",
+         priorities=None) -> Packet:
     """Pack the most important pixels of an image within a pixel budget (Eq. 14 of [G-SemCom], Sec. IV-C).
 
-    Whole segments are sent in order while they fit; then the first pixels, in raster order, of the
-    next segment fill what is left of the budget. Segments are made disjoint first
+    Whole segments are sent in order while they fit; then, by the ``partial`` rule, the first pixels
+    in raster order of the next segment fill what is left of the budget ("raster"), or its pixels of
+    highest priority ("priority"), or it is skipped and later segments that fit are sent ("skip").
+    Segments are made disjoint first
     (:func:`disjoint_segments`, a no-op for disjoint input), so no pixel is counted twice.
 
     Parameters
@@ -96,16 +105,23 @@ def pack(image, segments, budget_pixels: int | None, prompt: str = "") -> Packet
         Bandwidth in pixels, O = 1 per pixel (Table III); None sends every segment pixel.
     prompt : str, default ""
         The prompt, sent along.
+    partial : {"raster", "priority", "skip"}
+        What happens to the first segment that does not fit (``PARTIAL_RULES``).
+    priorities : sequence of arrays of float, shape (H, W), optional
+        One map per segment (e.g. its word's attention map), required by ``partial="priority"``:
+        a partial segment sends its pixels in decreasing priority (ties in raster order).
 
     Returns
     -------
     Packet
-        Holds exactly ``min(budget_pixels, total segment pixels)`` pixels.
+        Holds ``min(budget_pixels, total segment pixels)`` pixels ("raster", "priority"), or the
+        pixels of the whole segments that fit ("skip").
 
     Raises
     ------
     ValueError
-        If the budget is negative, or the segments' shape differs from the image's (H, W).
+        If the budget is negative, the segments' shape differs from the image's (H, W), ``partial``
+        is not a known rule, or ``priorities`` are missing or mis-shaped for "priority".
     TypeError
         If the image is not uint8, the segments not boolean, the budget not an integer or None,
         or the prompt not a str.
@@ -121,14 +137,27 @@ def pack(image, segments, budget_pixels: int | None, prompt: str = "") -> Packet
             raise TypeError(f"budget_pixels must be an int or None, got {type(budget_pixels).__name__}")
         if budget_pixels < 0:
             raise ValueError(f"budget_pixels must be >= 0, got {budget_pixels}")
+    if partial not in PARTIAL_RULES:
+        raise ValueError(f"partial must be one of {PARTIAL_RULES}, got {partial!r}")
+    if partial == "priority":
+        if priorities is None or len(priorities) != len(segs):
+            raise ValueError(f"partial='priority' needs one priority map per segment ({len(segs)})")
+        priorities = [np.asarray(pm, dtype=float) for pm in priorities]
+        if any(pm.shape != img.shape[:2] for pm in priorities):
+            raise ValueError(f"priority maps must have the image's shape {img.shape[:2]}")
     mask = np.zeros(img.shape[:2], dtype=bool)
     left = np.inf if budget_pixels is None else int(budget_pixels)
-    for seg in segs:
+    for k, seg in enumerate(segs):
         n = int(seg.sum())
         if n <= left:
             mask |= seg
             left -= n
+        elif partial == "skip":
+            continue
         else:
-            mask.reshape(-1)[np.flatnonzero(seg)[: int(left)]] = True
+            where = np.flatnonzero(seg)
+            if partial == "priority":
+                where = where[np.argsort(-priorities[k].reshape(-1)[where], kind="stable")]
+            mask.reshape(-1)[where[: int(left)]] = True
             break
     return Packet(mask=mask, pixels=img[mask], prompt=prompt)

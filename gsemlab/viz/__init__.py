@@ -22,7 +22,7 @@ One module per chapter topic holds that chapter's composite figures (``diffusion
 code of its idea.
 """
 
-from .figures import (COLORS, LINE_STYLES, MARKERS, image_rows, new_axes, plot_curves, plot_distribution,
+from .figures import (COLORS, LINE_STYLES, MARKERS, MASK_COLORS, image_rows, mask_colour, new_axes, plot_curves, plot_distribution,
                       series_style, system_diagram)
 from .images import dependency_svg, gsemcom_results_figure, overlay_masks, plot_matrix, show_images
 from .notebook import glue
@@ -31,7 +31,7 @@ from .tables import markdown_table
 from . import attention, channel, diffusion, jpsq, pipeline, prompt, segments  # noqa: E402  (topic modules)
 
 __all__ = [
-    "BOOK_RC", "COLORS", "LINE_STYLES", "MARKERS", "MIN_FONT_PT", "attention", "book_style", "channel",
+    "BOOK_RC", "COLORS", "LINE_STYLES", "MARKERS", "MASK_COLORS", "MIN_FONT_PT", "mask_colour", "attention", "book_style", "channel",
     "dependency_svg", "diffusion", "glue", "gsemcom_results_figure", "image_rows", "jpsq", "markdown_table",
     "new_axes", "overlay_masks", "pipeline", "plot_curves", "plot_distribution", "plot_matrix", "prompt",
     "segments", "series_style", "show_images", "system_diagram",

@@ -27,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-__all__ = ["COLORS", "LINE_STYLES", "MARKERS", "image_rows", "new_axes", "plot_curves", "plot_distribution",
+__all__ = ["COLORS", "LINE_STYLES", "MARKERS", "MASK_COLORS", "image_rows", "mask_colour", "new_axes", "plot_curves", "plot_distribution",
            "series_style", "system_diagram"]
 
 # One palette for the whole course: the first eight colours of matplotlib's "tab10", in its order.
@@ -38,6 +38,28 @@ __all__ = ["COLORS", "LINE_STYLES", "MARKERS", "image_rows", "new_axes", "plot_c
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 LINE_STYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h")
+# Filled areas (masks, segments) cannot tell series apart by line style: twenty distinct colours,
+# the course's eight first, then the rest of "tab10" and the light half of "tab20".
+MASK_COLORS = COLORS + ("#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+                        "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#393b79")
+
+
+def mask_colour(k: int) -> str:
+    """Colour of the k-th filled mask or segment: ``MASK_COLORS[k]``, distinct for k < 20, then cycling.
+
+    Parameters
+    ----------
+    k : int
+        Index of the mask in its legend, >= 0.
+
+    Returns
+    -------
+    str
+        A hexadecimal colour.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"k must be an integer >= 0, got {k!r}")
+    return MASK_COLORS[int(k) % len(MASK_COLORS)]
 
 
 def series_style(k: int) -> dict:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .figures import COLORS, new_axes
+from .figures import COLORS, mask_colour, new_axes
 
 __all__ = ["dependency_svg", "gsemcom_results_figure", "overlay_masks", "plot_matrix", "show_images"]
 
@@ -180,7 +180,7 @@ def overlay_masks(image, masks, *, labels=None, ax=None, alpha: float = 0.6, tit
     for k, m in enumerate(masks):
         if m.shape != base.shape[:2]:
             raise ValueError(f"masks[{k}] has shape {m.shape}, expected {base.shape[:2]}")
-        out[m] = (1 - alpha) * out[m] + alpha * np.array(to_rgb(COLORS[k % len(COLORS)]))
+        out[m] = (1 - alpha) * out[m] + alpha * np.array(to_rgb(mask_colour(k)))
     ax = new_axes(ax, (3, 3))
     ax.imshow(out)
     ax.set_xticks([])
@@ -188,7 +188,7 @@ def overlay_masks(image, masks, *, labels=None, ax=None, alpha: float = 0.6, tit
     if title:
         ax.set_title(title, fontsize=9)
     if labels is not None and legend and masks:
-        handles = [Patch(color=COLORS[k % len(COLORS)], label=lab) for k, lab in enumerate(labels)]
+        handles = [Patch(color=mask_colour(k), label=lab) for k, lab in enumerate(labels)]
         ax.legend(handles=handles, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
 

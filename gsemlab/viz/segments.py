@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.patches import Patch
 
-from .figures import COLORS
+from .figures import COLORS, mask_colour
 from .style import MAX_WIDTH_IN, MIN_FONT_PT
 
 __all__ = ["DROPPED", "cluster_panel", "dbscan_figure", "image_grid", "segments_figure", "sweep_figure"]
@@ -161,7 +161,7 @@ def segments_figure(source, segments: Sequence, labels: Sequence[str]):
     out = src.astype(float) / 255.0
     handles = []
     for k, (s, lab) in enumerate(zip(segments, labels)):
-        colour = COLORS[k % len(COLORS)]
+        colour = mask_colour(k)
         out[s] = 0.4 * out[s] + 0.6 * np.array(to_rgb(colour))
         if s.any():
             handles.append(Patch(color=colour, label=f"{lab} ({int(s.sum())} px)"))
