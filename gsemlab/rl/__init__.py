@@ -1,6 +1,7 @@
 """Bandwidth allocation among users (Sec. V of [G-SemCom], Eq. 19-23): the exact optimum first.
 
-``curves`` holds what the pipeline delivers at each budget, per prompt; ``env`` the gymnasium
+``curves`` holds what the pipeline delivers at each budget, per prompt (``make_curves`` measures it:
+``python -m gsemlab.rl.make_curves``); ``env`` the gymnasium
 environment of Eq. 19 and 19a; ``optimum`` holds the utility of Eq. 19 on a user's JPSQ and quality curves and its exact maximum
 with or without a shared cap (a multiple-choice knapsack solved by dynamic programming).
 """
