@@ -1,9 +1,11 @@
-"""Bandwidth allocation among users (Sec. V of [G-SemCom], Eq. 19-23): the exact optimum first.
+"""Bandwidth allocation among users (Sec. V of [G-SemCom], Eq. 19-23).
 
 ``curves`` holds what the pipeline delivers at each budget, per prompt (``make_curves`` measures it:
-``python -m gsemlab.rl.make_curves``); ``env`` the gymnasium
-environment of Eq. 19 and 19a; ``optimum`` holds the utility of Eq. 19 on a user's JPSQ and quality curves and its exact maximum
-with or without a shared cap (a multiple-choice knapsack solved by dynamic programming).
+``python -m gsemlab.rl.make_curves``); ``env`` the gymnasium environment of Eq. 19 and 19a;
+``optimum`` the utility of Eq. 19 on a user's JPSQ and quality curves and its exact maximum with or
+without a shared cap (a multiple-choice knapsack solved by dynamic programming); ``baselines`` the
+allocations without learning (fixed, equal, by size, random); ``sb3`` PPO, SAC and TD3 from
+stable-baselines3 on the same actions. The diffusion policy ADD (Eq. 20-23) is still to come.
 """
 
 from .optimum import UtilityCurve, breakpoints, optimal_allocation, user_utility
