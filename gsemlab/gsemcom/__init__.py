@@ -5,7 +5,7 @@ Read it in the order the data flows:
 * :mod:`.results`: the records each step produces (Generation, Encoded, Reception, Transmission);
 * :mod:`.encoder`: generate with attention recording, extract (Eq. 7-13), pack (Eq. 14);
 * :mod:`.decoder`: fill the holes, the latent repaint mask, inpaint, fall back on a damaged packet;
-* :mod:`.baselines`: traditional, local AIGC and fully masked transmission;
+* :mod:`gsemlab.gsemcom.baselines`: traditional, local AIGC and fully masked transmission;
 * :mod:`.system`: the :class:`GSemCom` facade that holds a backend and its settings.
 
 The settings are frozen dataclasses of :mod:`gsemlab.config` (``GSemComConfig``, Table III;

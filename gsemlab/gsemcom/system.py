@@ -2,7 +2,7 @@
 
 ``generate`` and ``extract`` (or ``encode``, both) run the MASP side (:mod:`.encoder`), ``decode`` and
 ``receive`` the user side (:mod:`.decoder`), ``transmit`` one user end to end; ``traditional``,
-``local_aigc`` and ``fully_masked`` are the baselines (:mod:`.baselines`); ``score`` gives D, Q and J.
+``local_aigc`` and ``fully_masked`` are the baselines (:mod:`gsemlab.gsemcom.baselines`); ``score`` gives D, Q and J.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ BASELINES = ("fixed", "equal", "size", "random")
 
 
 def baseline_action(env, rule: str, rng=None) -> np.ndarray:
-    """Pixels per user for the environment's current users by one of :data:`BASELINES`.
+    """Pixels per user for the environment's current users by one of ``BASELINES``.
 
     Parameters
     ----------
