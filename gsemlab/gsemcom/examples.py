@@ -30,6 +30,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable, Sequence
 
+from ..checks import check_seed
 from ..packing import png_bytes
 from ..prompt import deconstruct
 from ..toyworld.locate import detect_objects, match_objects, parse_caption
@@ -52,14 +53,6 @@ def _check_caption(caption) -> str:
         raise TypeError(f"caption must be a str, got {type(caption).__name__}")
     parse_caption(caption)  # ValueError for a caption that names no shape
     return caption
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    return int(seed)
 
 
 def _check_budget(budget):
@@ -145,7 +138,7 @@ def example_checks(gsem, caption: str, seed: int, *, budget=None) -> dict[str, b
         ``caption`` names no shape, ``seed`` < 0, or ``budget`` is not a finite number > 0.
     """
     _check_gsem(gsem)
-    caption, seed, budget = _check_caption(caption), _check_seed(seed), _check_budget(budget)
+    caption, seed, budget = _check_caption(caption), check_seed(seed), _check_budget(budget)
     names = CHECKS if budget is not None else CHECKS[:2]
     out = _run_checks(gsem, caption, seed, budget, names, stop=False, state={})
     return {name: bool(out[name]) for name in names}
@@ -202,7 +195,7 @@ def choose_example(gsem, captions: Iterable[str], seeds: Iterable[int], *,
     if isinstance(captions, str):
         raise TypeError("captions must be a sequence of captions, not one str")
     captions = [_check_caption(c) for c in captions]
-    seeds = [_check_seed(s) for s in seeds]
+    seeds = [check_seed(s) for s in seeds]
     if not captions or not seeds:
         raise ValueError(f"captions and seeds must be non-empty, got {len(captions)} and {len(seeds)}")
     failures = dict.fromkeys(require, 0)

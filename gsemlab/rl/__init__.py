@@ -8,9 +8,9 @@ allocations without learning (fixed, equal, by size, random); ``sb3`` PPO, SAC a
 stable-baselines3 on the same actions. The diffusion policy ADD (Eq. 20-23) is still to come.
 """
 
-from .optimum import UtilityCurve, breakpoints, optimal_allocation, user_utility
+from .optimum import UtilityCurve, breakpoints, optimal_allocation, user_utility, utility_term
 from .curves import CurveSet
 from .env import FIG16B_WEIGHTS, MAX_USERS, PAPER_WEIGHTS, BandwidthAllocationEnv
 
 __all__ = ["FIG16B_WEIGHTS", "MAX_USERS", "PAPER_WEIGHTS", "BandwidthAllocationEnv", "CurveSet", "UtilityCurve",
-           "breakpoints", "optimal_allocation", "user_utility"]
+           "breakpoints", "optimal_allocation", "user_utility", "utility_term"]

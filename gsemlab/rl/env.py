@@ -26,7 +26,7 @@ from ..config import ADDConfig, ChannelConfig, JPSQConfig
 from ..jpsq import jpsq as jpsq_of
 from ..packing.rate import packet_rate
 from .curves import MAP_SIDE, CurveSet
-from .optimum import optimal_allocation
+from .optimum import optimal_allocation, utility_term
 
 __all__ = ["MAX_USERS", "BandwidthAllocationEnv", "IMAGE_PIXELS", "PAPER_WEIGHTS", "FIG16B_WEIGHTS"]
 
@@ -203,7 +203,7 @@ class BandwidthAllocationEnv(gym.Env):
             curves = [self._user_curves[int(u)] for u in users]
             j = np.array([np.interp(b, c.grid, c.jpsq) for c, b in zip(curves, allocation)])
             q = np.array([np.interp(b, c.grid, c.quality) for c, b in zip(curves, allocation)])
-        utility = omega1 * j * (q >= self._q_th) - omega2 * np.asarray(allocation, dtype=float)
+        utility = utility_term(j, q, allocation, omega1=omega1, omega2=omega2, q_th=self._q_th)
         return j, q, utility
 
     def step(self, action):

@@ -143,7 +143,7 @@ def interpolation_error(system, curves: CurveSet, *, n_prompts: int = 20, n_budg
     """
     from ..config import ADDConfig, JPSQConfig
     from ..jpsq import jpsq as jpsq_of
-    from .optimum import user_utility
+    from .optimum import user_utility, utility_term
 
     w1, w2, q_th = ADDConfig().omega1, ADDConfig().omega2, JPSQConfig().q_th
     rng = np.random.default_rng(seed)
@@ -157,7 +157,7 @@ def interpolation_error(system, curves: CurveSet, *, n_prompts: int = 20, n_budg
         for b in np.sort(rng.integers(1, whole, size=n_budgets)):
             t = system.transmit(curves.captions[i], int(b), seed=int(curves.seeds[i]))
             j = float(jpsq_of(t.distance, t.quality, curves.t_max))
-            live = w1 * j * (t.quality >= q_th) - w2 * t.pixels_sent  # Eq. 19's term, live
+            live = utility_term(j, t.quality, t.pixels_sent, omega1=w1, omega2=w2, q_th=q_th)
             interp = float(user_utility(curve, t.pixels_sent))
             rows.append({"prompt": int(i), "budget": int(b), "live": float(live), "interpolated": interp})
     if not rows:

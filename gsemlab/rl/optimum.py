@@ -32,7 +32,7 @@ import numpy as np
 from ..checks import as_float_array
 from ..config import ADDConfig, JPSQConfig
 
-__all__ = ["UtilityCurve", "breakpoints", "optimal_allocation", "user_utility"]
+__all__ = ["UtilityCurve", "breakpoints", "optimal_allocation", "user_utility", "utility_term"]
 
 _NEG = -np.inf
 
@@ -80,6 +80,28 @@ class UtilityCurve:
         return np.interp(b, self.grid, self.jpsq), np.interp(b, self.grid, self.quality)
 
 
+def utility_term(jpsq, quality, pixels, *, omega1: float, omega2: float, q_th: float):
+    """One user's term of Eq. 19 of [G-SemCom] from its outcome: ``omega1 J H(Q >= q_th) - omega2 b``.
+
+    Parameters
+    ----------
+    jpsq, quality : array-like of float
+        JPSQ ``J`` (Eq. 17) and quality ``Q`` (Eq. 16) of the recovered image.
+    pixels : array-like of float
+        Bandwidth ``b`` spent, in pixels.
+    omega1, omega2 : float
+        The weights of Eq. 19 (Table III: 500 and 0.05 per pixel).
+    q_th : float
+        The quality threshold of the step ``H`` (Table III: 4.9827).
+
+    Returns
+    -------
+    numpy.ndarray or float
+        The broadcast shape of the inputs.
+    """
+    return omega1 * np.asarray(jpsq) * (np.asarray(quality) >= q_th) - omega2 * np.asarray(pixels, dtype=float)
+
+
 def user_utility(curve: UtilityCurve, budget, *, jpsq_config: JPSQConfig | None = None,
                  add_config: ADDConfig | None = None) -> np.ndarray:
     """One user's term of Eq. 19 of [G-SemCom], ``omega_1 J(b) H(Q(b) >= Q_th) - omega_2 b``.
@@ -106,7 +128,7 @@ def user_utility(curve: UtilityCurve, budget, *, jpsq_config: JPSQConfig | None 
     ac = add_config or ADDConfig()
     b = as_float_array(budget, "budget")
     j, q = curve.at(b)
-    return ac.omega1 * j * (q >= jc.q_th) - ac.omega2 * b
+    return utility_term(j, q, b, omega1=ac.omega1, omega2=ac.omega2, q_th=jc.q_th)
 
 
 def breakpoints(curve: UtilityCurve, bound: int, *, q_th: float | None = None) -> np.ndarray:
