@@ -159,11 +159,16 @@ def test_encode_ranks_words_and_uses_the_rank_thresholds(gs, generation, encoded
 def test_budget_is_respected(gs, generation, encoded):
     full = encoded.semantic_pixels
     assert encoded.packet.n_pixels == full  # budget None: every segment pixel
+    raster = gs.with_options(partial="raster")
+    # the default ("stop"): the longest prefix of whole segments within the budget, from the sizes
+    prefix = np.concatenate([[0], np.cumsum([int(seg.sum()) for seg in encoded.segments])])
     for budget in (1, 100, full // 2, full + 500):
         packet = gs.extract(generation, budget=budget).packet
+        assert packet.n_pixels == int(packet.mask.sum()) == prefix[prefix <= budget].max()
+        packet = raster.extract(generation, budget=budget).packet
         assert packet.n_pixels == int(packet.mask.sum()) == min(budget, full)
     # O = 2 bandwidth units per pixel: a budget of 101 units buys floor(101 / 2) = 50 pixels
-    gs2 = gs.with_options(config=dataclasses.replace(gs.config, pixel_cost=2.0))
+    gs2 = raster.with_options(config=dataclasses.replace(gs.config, pixel_cost=2.0))
     assert gs2.extract(generation, budget=101).packet.n_pixels == 50
     for bad in (0, -5, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="budget"):

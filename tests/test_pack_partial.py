@@ -18,7 +18,7 @@ C[0, 3] = True  # 1 pixel
 
 
 def test_raster_fills_the_budget_with_the_first_rows_of_the_next_segment():
-    p = pack(IMG, [A, B, C], 5)
+    p = pack(IMG, [A, B, C], 5, partial="raster")
     expected = A.copy()
     expected[1, :3] = True  # 3 more pixels: B's first row, left to right
     assert np.array_equal(p.mask, expected)
@@ -39,6 +39,12 @@ def test_skip_sends_whole_segments_only_and_goes_on_to_those_that_fit():
     assert np.array_equal(p.mask, A | C)  # B (12) does not fit in 3, C (1) does
 
 
+def test_stop_sends_the_longest_prefix_of_whole_segments():
+    assert np.array_equal(pack(IMG, [A, B, C], 5).mask, A)  # B (12) does not fit in 3: C is not sent
+    assert np.array_equal(pack(IMG, [A, B, C], 14, partial="stop").mask, A | B)
+    assert not pack(IMG, [A, B, C], 1, partial="stop").mask.any()  # A (2) does not fit in 1
+
+
 def test_no_budget_sends_everything_whatever_the_rule():
     for rule in PARTIAL_RULES:
         kw = {"priorities": [np.zeros((4, 4))] * 3} if rule == "priority" else {}
@@ -54,6 +60,6 @@ def test_bad_rules_and_priorities_are_named(kwargs):
 
 def test_the_options_know_the_same_rules():
     assert PACKET_PARTIAL_RULES == PARTIAL_RULES
-    assert GenerationOptions().partial == "raster"
+    assert GenerationOptions().partial == "stop" == PARTIAL_RULES[0]
     with pytest.raises(ValueError):
         GenerationOptions(partial="middle")

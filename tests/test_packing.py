@@ -57,8 +57,10 @@ def test_pack_by_hand():
     a2[0, :] = True  # (0,0)..(0,3): s2 = {(0,2), (0,3)}
     a3 = np.zeros((4, 4), bool)
     a3[3, 3] = True
-    # budget 5: all of s1 (4 px), then the first pixel of s2 in raster order, (0,2); nothing of s3.
-    p = pack(img, [a1, a2, a3], 5, prompt="car")
+    # budget 5, the default rule ("stop"): all of s1 (4 px), then nothing (s2 has 2 px)
+    np.testing.assert_array_equal(pack(img, [a1, a2, a3], 5).mask, a1)
+    # partial="raster": all of s1, then the first pixel of s2 in raster order, (0,2); nothing of s3.
+    p = pack(img, [a1, a2, a3], 5, prompt="car", partial="raster")
     expected = np.zeros((4, 4), bool)
     expected[[0, 0, 1, 1, 0], [0, 1, 0, 1, 2]] = True
     np.testing.assert_array_equal(p.mask, expected)
@@ -283,7 +285,7 @@ def _reference_mask(masks, budget, shape):
 @given(packing_case())
 def test_pack_properties_and_lossless_round_trip(case):
     image, masks, budget, prompt = case
-    p = pack(image, masks, budget, prompt=prompt)
+    p = pack(image, masks, budget, prompt=prompt, partial="raster")  # the reference is raster
     sent, union = _reference_mask(masks, budget, image.shape[:2])
     # exactly min(budget, total) pixels, never more than the budget
     assert p.n_pixels == len(sent) == (len(union) if budget is None else min(budget, len(union)))
@@ -350,7 +352,7 @@ def packet_bytes(request):
     smooth = np.stack([x * 9, y * 11, 90 + 0 * x], -1)
     img = np.clip(smooth + rng.normal(0, 6, (20, 23, 3)), 0, 255).astype(np.uint8)
     masks = [np.hypot(y - 8, x - 9) < 6, rng.random((20, 23)) < 0.3]
-    return pack(img, masks, 150, prompt="blue car ☃ " * 3).to_bytes(request.param)
+    return pack(img, masks, 150, prompt="blue car ☃ " * 3, partial="raster").to_bytes(request.param)
 
 
 def test_every_flipped_byte_is_detected(packet_bytes):

@@ -23,8 +23,9 @@ __all__ = ["PARTIAL_RULES", "disjoint_segments", "pack"]
 # What the packet does with the first segment that does not fit the budget (the paper is silent):
 # "raster": its first pixels in raster order fill the budget; "priority": its pixels in decreasing
 # order of a priority map (its word's attention), so the part sent is the word's core, not a band of
-# rows; "skip": it is not sent, and the later segments that still fit are.
-PARTIAL_RULES = ("raster", "priority", "skip")
+# rows; "skip": it is not sent, and the later segments that still fit are; "stop": it is not sent,
+# and neither is any later segment (the packet is the longest prefix of whole segments that fits).
+PARTIAL_RULES = ("stop", "raster", "priority", "skip")
 
 
 def _as_mask_list(masks, name: str) -> list[np.ndarray]:
@@ -85,13 +86,15 @@ def disjoint_segments(masks_in_importance_order) -> list[np.ndarray]:
     return out
 
 
-def pack(image, segments, budget_pixels: int | None, prompt: str = "", *, partial: str = "raster",
+def pack(image, segments, budget_pixels: int | None, prompt: str = "", *, partial: str = "stop",
          priorities=None) -> Packet:
     """Pack the most important pixels of an image within a pixel budget (Eq. 14 of [G-SemCom], Sec. IV-C).
 
-    Whole segments are sent in order while they fit; then, by the ``partial`` rule, the first pixels
-    in raster order of the next segment fill what is left of the budget ("raster"), or its pixels of
-    highest priority ("priority"), or it is skipped and later segments that fit are sent ("skip").
+    Whole segments are sent in order while they fit; then, by the ``partial`` rule, nothing more
+    ("stop", the default: the packet is the longest prefix of whole segments within the budget), or
+    the first pixels in raster order of the next segment fill what is left of the budget ("raster"),
+    or its pixels of highest priority ("priority"), or it is skipped and later segments that fit are
+    sent ("skip").
     Segments are made disjoint first
     (:func:`disjoint_segments`, a no-op for disjoint input), so no pixel is counted twice.
 
@@ -105,7 +108,7 @@ def pack(image, segments, budget_pixels: int | None, prompt: str = "", *, partia
         Bandwidth in pixels, O = 1 per pixel (Table III); None sends every segment pixel.
     prompt : str, default ""
         The prompt, sent along.
-    partial : {"raster", "priority", "skip"}
+    partial : {"stop", "raster", "priority", "skip"}
         What happens to the first segment that does not fit (``PARTIAL_RULES``).
     priorities : sequence of arrays of float, shape (H, W), optional
         One map per segment (e.g. its word's attention map), required by ``partial="priority"``:
@@ -114,8 +117,9 @@ def pack(image, segments, budget_pixels: int | None, prompt: str = "", *, partia
     Returns
     -------
     Packet
-        Holds ``min(budget_pixels, total segment pixels)`` pixels ("raster", "priority"), or the
-        pixels of the whole segments that fit ("skip").
+        Holds ``min(budget_pixels, total segment pixels)`` pixels ("raster", "priority"), the
+        pixels of the longest prefix of whole segments that fits ("stop"), or of all the whole
+        segments that fit in turn ("skip").
 
     Raises
     ------
@@ -154,6 +158,8 @@ def pack(image, segments, budget_pixels: int | None, prompt: str = "", *, partia
             left -= n
         elif partial == "skip":
             continue
+        elif partial == "stop":
+            break
         else:
             where = np.flatnonzero(seg)
             if partial == "priority":

@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     p.add_argument("--n-train", type=int, default=300)
     p.add_argument("--n-heldout", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--partial", default="raster", help="the packet's partial-segment rule")
+    p.add_argument("--partial", default="stop", help="the packet's partial-segment rule")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", required=True, help="the curves' JSON file")
     p.add_argument("--check", type=int, nargs=2, metavar=("PROMPTS", "BUDGETS"), default=None,
