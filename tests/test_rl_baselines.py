@@ -21,7 +21,8 @@ def env():
 
 
 def test_rules_by_hand(env):
-    assert baseline_action(env, "fixed").tolist() == [100, 400, 900]
+    # all that fits is 1400 pixels, scaled to the cap of 600: 3/7 of each bound
+    assert np.allclose(baseline_action(env, "fixed"), np.array([100, 400, 900]) * 600 / 1400)
     assert baseline_action(env, "equal").tolist() == [100, 200, 200]  # 600 / 3, the first capped at 100
     # 600 in proportion to 100 : 400 : 900 = 600 / 1400 each pixel of packet
     assert np.allclose(baseline_action(env, "size"), [600 * 100 / 1400, 600 * 400 / 1400, 600 * 900 / 1400])
@@ -31,6 +32,7 @@ def test_rules_by_hand(env):
 
 def test_without_a_cap_the_total_is_what_fixed_would_send(env):
     env.shared_cap = None
+    assert baseline_action(env, "fixed").tolist() == [100, 400, 900]
     equal = baseline_action(env, "equal")
     assert np.allclose(equal, np.minimum(1400 / 3, [100, 400, 900]))
 

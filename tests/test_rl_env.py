@@ -7,24 +7,32 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from gsemlab.config import JPSQConfig
-from gsemlab.jpsq import jpsq
 from gsemlab.rl import BandwidthAllocationEnv, CurveSet, FIG16B_WEIGHTS
 
 Q_TH = JPSQConfig().q_th
 
 
 def synthetic_curves(n=20, seed=0):
-    """Curves of made-up prompts: D falls and Q wanders around the threshold as the budget grows."""
+    """Curves of made-up prompts: 1-14 segments each; D falls and Q wanders around the threshold."""
     rng = np.random.default_rng(seed)
-    grid = np.array([0, 50, 100, 200, 400, 800, 1600, 4096])
-    packet = rng.integers(300, 2500, n)
-    dist = np.sort(rng.uniform(0.05, 0.5, (n, grid.size)), axis=1)[:, ::-1]
-    qual = rng.uniform(Q_TH - 0.5, Q_TH + 2.5, (n, grid.size))
+    steps, dist, qual = [], [], []
+    for _ in range(n):
+        k = int(rng.integers(1, 15))
+        steps.append(np.r_[0, np.cumsum(rng.integers(1, 400, k))])
+        dist.append(np.sort(rng.uniform(0.05, 0.5, k + 1))[::-1])
+        qual.append(rng.uniform(Q_TH - 0.5, Q_TH + 2.5, k + 1))
     maps = rng.random((n, 16, 16)) < 0.3
     split = np.where(np.arange(n) < n // 2, "train", "heldout")
     return CurveSet(captions=tuple(f"prompt {i}" for i in range(n)), seeds=np.arange(n), maps=maps,
-                    packet_pixels=packet, grid=grid, distance=dist, quality=qual,
-                    whole_distance=dist[:, -1] * 0.9, whole_quality=qual[:, -1], t_max=0.6, split=split)
+                    packet_pixels=np.array([s[-1] for s in steps]), steps=tuple(steps), distance=tuple(dist),
+                    quality=tuple(qual), t_max=0.6, split=split)
+
+
+def by_hand(curves, p, b, omega0=1.25):
+    """J and Q of prompt p at b pixels: the last step at or below b (a loop, not the step table)."""
+    k = max(i for i, c in enumerate(curves.steps[p]) if c <= b)
+    d, q = curves.distance[p][k], curves.quality[p][k]
+    return (0.6 - d) / 0.6 * np.log(omega0 * q / Q_TH), q  # Eq. 17-18 with t_min = 0, t_max = 0.6
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +47,13 @@ def test_passes_gymnasium_check_env(curves):
 def test_reward_is_eq_19_by_hand(curves):
     env = BandwidthAllocationEnv(curves, n_users=2)
     obs, info = env.reset(seed=1)
-    assert obs.shape == (2 * 259,) and obs.dtype == np.float32
+    assert obs.shape == (2 * (256 + 3 + 12),) and obs.dtype == np.float32
     action = np.minimum(info["bound"], 120).astype(float)
     _, reward, terminated, truncated, out = env.step(action)
     assert terminated and not truncated
     expected = 0.0
     for p, b in zip(info["prompts"], action):
-        whole = curves.packet_pixels[p]
-        grid = np.r_[curves.grid[curves.grid < whole], whole]
-        d = np.r_[curves.distance[p, curves.grid < whole], curves.whole_distance[p]]
-        q = np.r_[curves.quality[p, curves.grid < whole], curves.whole_quality[p]]
-        # J (Eq. 17, 18) at the grid points, then interpolated linearly like Q
-        j_grid = (0.6 - d) / 0.6 * np.log(1.25 * q / Q_TH)
-        jj, qq = np.interp(b, grid, j_grid), np.interp(b, grid, q)
+        jj, qq = by_hand(curves, p, b)
         expected += 500 * jj * (qq >= Q_TH) - 0.05 * b
     assert reward == pytest.approx(expected)
     assert out["clipped"] == 0 and out["penalty"] == 0
@@ -100,11 +102,7 @@ def test_fig16b_weights_change_jpsq_through_omega0(curves):
     p = info["prompts"][0]
     b = float(min(info["bound"][0], 50))
     _, _, *_, out = env.step([b])
-    whole = curves.packet_pixels[p]
-    grid = np.r_[curves.grid[curves.grid < whole], whole]
-    d = np.r_[curves.distance[p, curves.grid < whole], curves.whole_distance[p]]
-    q = np.r_[curves.quality[p, curves.grid < whole], curves.whole_quality[p]]
-    assert out["jpsq"][0] == pytest.approx(float(np.interp(b, grid, jpsq(d, q, 0.6, omega0=1.0))))
+    assert out["jpsq"][0] == pytest.approx(float(by_hand(curves, p, b, omega0=1.0)[0]))
 
 
 @pytest.mark.parametrize("kwargs", [{"n_users": 0}, {"n_users": 13}, {"n_users": 2.5}, {"weights": (1, 2)},
@@ -133,5 +131,36 @@ def test_curve_set_round_trips_through_json(curves, tmp_path):
     curves.to_json(tmp_path / "c.json")
     back = CurveSet.from_json(tmp_path / "c.json")
     assert np.array_equal(back.maps, curves.maps)
-    assert np.allclose(back.quality, curves.quality, atol=1e-6)
+    for a, b in zip(back.quality, curves.quality):
+        assert np.allclose(a, b, atol=1e-6)
+    assert all(np.array_equal(a, b) for a, b in zip(back.steps, curves.steps))
     assert back.captions == curves.captions and np.array_equal(back.split, curves.split)
+
+
+def test_the_observation_carries_the_prefix_sizes(curves):
+    env = BandwidthAllocationEnv(curves, n_users=1)
+    obs, info = env.reset(seed=5)
+    p = info["prompts"][0]
+    c = curves.steps[p][1:]
+    want = np.r_[c[:11], c[-1]] if c.size > 12 else np.r_[c, np.full(12 - c.size, c[-1])]
+    np.testing.assert_allclose(obs[259:] * 4096, want, rtol=1e-6)
+    assert np.allclose(obs[256] * 4096, info["bound"][0]) and np.allclose(obs[257] * 4096, c[-1])
+
+
+def test_the_curve_is_the_step_function_at_every_whole_pixel(curves):
+    for p in range(4):
+        curve = curves.curve(p)
+        for b in range(int(curves.packet_pixels[p]) + 3):
+            j, q = curve.at(b)
+            jj, qq = by_hand(curves, p, b)
+            assert j == pytest.approx(jj) and q == pytest.approx(qq)
+
+
+@pytest.mark.parametrize("bad", [{"steps": ([1, 2],)}, {"steps": ([0, 5, 5],)}, {"quality": ([0.0, 1.0],)}])
+def test_malformed_curve_sets_are_refused(bad):
+    kw = dict(captions=("a",), seeds=[0], maps=np.zeros((1, 16, 16), bool), packet_pixels=[5],
+              steps=([0, 5],), distance=([0.5, 0.1],), quality=([6.0, 7.0],), t_max=0.6, split=["train"])
+    CurveSet(**kw)
+    kw.update(bad)
+    with pytest.raises(ValueError):
+        CurveSet(**kw)

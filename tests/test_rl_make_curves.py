@@ -10,7 +10,7 @@ import torch
 
 from gsemlab.config import GSemComConfig
 from gsemlab.gsemcom import GSemCom
-from gsemlab.rl.make_curves import block_map, interpolation_error, measure_curves, toy_prompts
+from gsemlab.rl.make_curves import block_map, interpolation_error, measure_curves, prefix_sizes, toy_prompts
 
 PROMPTS = ["a small red circle above a large blue square", "a green triangle"]
 
@@ -43,27 +43,37 @@ def test_block_map_by_hand():
 
 
 def test_curves_hold_what_the_pipeline_delivers(system):
-    grid = (0, 5, 40, 4096)
-    curves = measure_curves(system, PROMPTS, [0, 1], ["train", "heldout"], grid=grid)
+    curves = measure_curves(system, PROMPTS, [0, 1], ["train", "heldout"])
     for i, (caption, seed) in enumerate(zip(PROMPTS, (0, 1))):
         whole = system.transmit(caption, seed=seed)
         assert curves.packet_pixels[i] == whole.encoded.semantic_pixels
-        assert curves.whole_quality[i] == pytest.approx(whole.quality)
+        assert curves.quality[i][-1] == pytest.approx(whole.quality)
         masked = system.fully_masked(caption, seed)
-        assert curves.distance[i, 0] == pytest.approx(masked.distance)  # budget 0: the prompt alone
+        assert curves.distance[i][0] == pytest.approx(masked.distance)  # step 0: the prompt alone
         union = np.zeros(whole.source.shape[:2], bool)
         for seg in whole.encoded.segments:
             union |= seg
         h = union.shape[0] // 16
         assert np.array_equal(curves.maps[i], union.reshape(16, h, 16, h).any(axis=(1, 3)))
-        for j, b in enumerate(grid[1:], start=1):
-            if 0 < b < curves.packet_pixels[i]:
-                t = system.transmit(caption, b, seed=seed)
-                assert curves.quality[i, j] == pytest.approx(t.quality)
-            elif b >= curves.packet_pixels[i]:
-                assert curves.quality[i, j] == pytest.approx(whole.quality)
+        # the steps are the prefix sums of the segment sizes, and each step is what transmit gives
+        sizes = np.cumsum([int(s.sum()) for s in whole.encoded.segments])
+        assert set(curves.steps[i][1:]) == set(sizes[sizes > 0].tolist())
+        for k, b in enumerate(curves.steps[i][1:-1], start=1):
+            t = system.transmit(caption, int(b), seed=seed)
+            assert t.pixels_sent == b and curves.quality[i][k] == pytest.approx(t.quality)
+            t = system.transmit(caption, int(b) - 1, seed=seed)  # one pixel short: the step before
+            assert curves.quality[i][k - 1] == pytest.approx(t.quality)
     report = interpolation_error(system, curves, n_prompts=2, n_budgets=2)
-    assert report["max_abs"] >= 0 and len(report["rows"]) <= 4
+    assert report["max_abs"] < 1e-6 and 0 < len(report["rows"]) <= 4  # the pipeline is deterministic
+
+
+def test_prefix_sizes_by_hand():
+    a, b, c = (np.zeros((4, 4), bool) for _ in range(3))
+    a[0, :2] = True
+    b[0, :] = True  # overlaps a: 2 new pixels
+    c[3, 3] = True
+    assert prefix_sizes([a, b, c]).tolist() == [0, 2, 4, 5]
+    assert prefix_sizes([a, a, c]).tolist() == [0, 2, 3]  # an empty segment adds no step
 
 
 def test_bad_inputs_are_named(system):
@@ -71,8 +81,8 @@ def test_bad_inputs_are_named(system):
         measure_curves(object(), PROMPTS, [0, 1], ["train", "train"])
     with pytest.raises(ValueError):
         measure_curves(system, PROMPTS, [0], ["train", "train"])
-    with pytest.raises(ValueError):
-        measure_curves(system, PROMPTS, [0, 1], ["train", "train"], grid=(5, 10))
+    with pytest.raises(ValueError, match="stop"):
+        measure_curves(system.with_options(partial="raster"), PROMPTS, [0, 1], ["train", "train"])
 
 
 def test_toy_prompts_split_train_and_heldout():

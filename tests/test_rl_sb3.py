@@ -14,9 +14,15 @@ from test_rl_env import synthetic_curves
 def test_fraction_of_bound_by_hand():
     env = FractionOfBound(BandwidthAllocationEnv(synthetic_curves(), n_users=3))
     env.reset(seed=0)
-    env.unwrapped.state["bound"] = np.array([100, 400, 900])
-    assert np.allclose(env.action(np.array([-1.0, 0.0, 1.0])), [0, 200, 900])
-    assert np.allclose(env.action(np.array([-3.0, 0.5, 7.0])), [0, 300, 900])  # clipped to [-1, 1]
+    state = env.unwrapped.state
+    state["bound"] = np.array([100, 400, 900])
+    obs = state["obs"].reshape(3, -1)
+    obs[:, 256] = state["bound"] / 4096
+    obs[:, 259:] = np.array([[50, 100, *[100] * 10], [150, 300, 500, *[500] * 9], [900] * 12]) / 4096
+    # a = -1: nothing; a = 0: 1.1 x 0.5 - 0.05 = 0.5 of the bound (200 -> next prefix 300); a = 1: the bound
+    assert np.allclose(env.action(np.array([-1.0, 0.0, 1.0])), [0, 300, 900])
+    # clipped to [-1, 1]; 0.5 -> 0.775 x 400 = 310 -> 500 is above the bound 400 -> 400
+    assert np.allclose(env.action(np.array([-3.0, 0.5, 7.0])), [0, 400, 900])
     assert env.action_space.shape == (3,) and env.action_space.low.min() == -1
 
 

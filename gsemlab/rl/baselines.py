@@ -5,8 +5,8 @@ bounds ``B_i`` and whole packets ``|S_i|``) and returns pixels per user. ``C`` i
 without one, the total the fixed allocation would send (``sum_i B_i``), so that the rules spend the
 same total and differ only in how they share it.
 
-* ``fixed``: the paper's *fixed allocation* (Fig. 15): every user gets all that fits, ``B_i`` (the
-  environment scales the total down to the cap).
+* ``fixed``: the paper's *fixed allocation* (Fig. 15): every user gets all that fits, ``B_i``,
+  scaled down in proportion when the total exceeds the shared cap (so it pays no penalty).
 * ``equal``: ``C / N`` each, capped at ``B_i``.
 * ``size``: ``C`` in proportion to the semantic sizes ``|S_i|``, capped at ``B_i``.
 * ``random``: uniform in ``[0, B_i]`` for each user.
@@ -48,7 +48,7 @@ def baseline_action(env, rule: str, rng=None) -> np.ndarray:
     total = float(bound.sum()) if base.shared_cap is None else min(base.shared_cap, float(bound.sum()))
     n = bound.size
     if rule == "fixed":
-        return bound.copy()
+        return bound * min(1.0, total / bound.sum()) if bound.sum() > 0 else bound.copy()
     if rule == "random":
         return np.random.default_rng(rng).uniform(0.0, 1.0, n) * bound
     if rule == "equal":

@@ -25,16 +25,19 @@ from ..channel import drop_users, max_payload_bits, ofdma_capacity, rayleigh_gai
 from ..config import ADDConfig, ChannelConfig, JPSQConfig
 from ..jpsq import jpsq as jpsq_of
 from ..packing.rate import packet_rate
-from .curves import MAP_SIDE, CurveSet
+from .curves import MAP_SIDE, MAX_STEPS, CurveSet
 from .optimum import optimal_allocation, utility_term
 
-__all__ = ["MAX_USERS", "BandwidthAllocationEnv", "IMAGE_PIXELS", "PAPER_WEIGHTS", "FIG16B_WEIGHTS"]
+__all__ = ["MAX_USERS", "BandwidthAllocationEnv", "FIG16A_CAP", "FIG16A_LATENCY_S", "IMAGE_PIXELS", "PAPER_WEIGHTS",
+           "FIG16B_WEIGHTS"]
 
 MAX_USERS = 12
 IMAGE_PIXELS = 64 * 64  # the toy backend's images: no packet carries more pixels
-FEATURES = MAP_SIDE * MAP_SIDE + 3  # map, bound, whole packet, log SNR
+FEATURES = MAP_SIDE * MAP_SIDE + 3 + MAX_STEPS  # map, bound, whole packet, log SNR, prefix sizes
 PAPER_WEIGHTS = (1.25, 500.0, 0.05)  # omega_0, omega_1, omega_2 (Table III)
 FIG16B_WEIGHTS = (1.0, 200.0, 0.2)  # Sec. VI-B-3: saving bandwidth weighs more
+FIG16A_LATENCY_S = 2.0  # Fig. 16a: the users tolerate 2 s
+FIG16A_CAP = 2 * IMAGE_PIXELS  # Fig. 16a's MASP capacity per step: two whole 64 x 64 images (the course's choice)
 
 
 def _check_weights(weights) -> tuple[float, float, float]:
@@ -110,6 +113,8 @@ class BandwidthAllocationEnv(gym.Env):
         omega0 = self.weights[0]
         self._q_th = JPSQConfig().q_th
         self._user_curves = {int(i): curves.curve(int(i), omega0=omega0) for i in self.pool}
+        self._sizes, self._jpsq, self._quality = curves.step_table(omega0=omega0, q_th=self._q_th)
+        self._prefix = curves.prefix_features(MAX_STEPS).astype(np.float32) / IMAGE_PIXELS
         self.observation_space = spaces.Box(0.0, 1.0, shape=(self.n_users * FEATURES,), dtype=np.float32)
         self.action_space = spaces.Box(0.0, float(IMAGE_PIXELS), shape=(self.n_users,), dtype=np.float32)
         self.state = None
@@ -132,7 +137,7 @@ class BandwidthAllocationEnv(gym.Env):
         maps = self.curves.maps[users].reshape(self._BATCH, self.n_users, -1).astype(np.float32)
         extra = np.stack([bound / IMAGE_PIXELS, packet / IMAGE_PIXELS,
                           np.clip(np.log10(np.maximum(snr, 1e-12)) / 10.0, 0.0, 1.0)], axis=2)
-        obs = np.concatenate([maps, extra.astype(np.float32)], axis=2).reshape(self._BATCH, -1)
+        obs = np.concatenate([maps, extra.astype(np.float32), self._prefix[users]], axis=2).reshape(self._BATCH, -1)
         self._buffer = {"users": users, "distance": distance, "gain": gain, "capacity_bps": capacity,
                         "bound": bound, "packet": packet, "snr": snr, "obs": obs}
         self._next = 0
@@ -144,7 +149,8 @@ class BandwidthAllocationEnv(gym.Env):
         return {name: value[k] for name, value in self._buffer.items()}
 
     def _observation(self) -> np.ndarray:
-        # per user: the 16 x 16 map, then bound / 4096, |S_i| / 4096 and log10(SNR) / 10 in [0, 1]
+        # per user: the 16 x 16 map, then bound / 4096, |S_i| / 4096, log10(SNR) / 10 in [0, 1] and the
+        # first MAX_STEPS prefix sizes / 4096 (where the packet grows: CurveSet.prefix_features)
         return self.state["obs"].copy()
 
     def reset(self, *, seed=None, options=None):
@@ -199,10 +205,9 @@ class BandwidthAllocationEnv(gym.Env):
                 q.append(t.quality)
                 j.append(float(jpsq_of(t.distance, t.quality, self.curves.t_max, omega0=omega0, q_th=self._q_th)))
             j, q = np.asarray(j), np.asarray(q)
-        else:
-            curves = [self._user_curves[int(u)] for u in users]
-            j = np.array([np.interp(b, c.grid, c.jpsq) for c, b in zip(curves, allocation)])
-            q = np.array([np.interp(b, c.grid, c.quality) for c, b in zip(curves, allocation)])
+        else:  # the last step at or below each allocation (CurveSet.step_table)
+            col = (self._sizes[users] <= np.asarray(allocation)[:, None]).sum(axis=1) - 1
+            j, q = self._jpsq[users, col], self._quality[users, col]
         utility = utility_term(j, q, allocation, omega1=omega1, omega2=omega2, q_th=self._q_th)
         return j, q, utility
 

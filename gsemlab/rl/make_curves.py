@@ -1,15 +1,18 @@
 """Measure utility curves with the real pipeline: what each prompt's user gets at each budget.
 
-For every prompt (a ShapesWorld caption with a fixed seed) the MASP generates the image once; then
-the pipeline (:class:`gsemlab.gsemcom.GSemCom`) is run at every budget of the grid below the
-prompt's whole packet, and for the whole packet, and the recovered images are scored (D, Eq. 15;
-Q, Eq. 16). Budget 0 is the prompt alone (the fully masked baseline). The state map is the union of
-the packet's segments at 16 x 16 (a cell is set when any of its pixels is a segment pixel).
+For every prompt (a ShapesWorld caption with a fixed seed) the MASP generates the image once. The
+packet holds the longest prefix of whole segments within the budget (:func:`gsemlab.packing.pack`'s
+default rule, ``"stop"``), so what the user receives changes only at the prefix sizes; the pipeline
+(:class:`gsemlab.gsemcom.GSemCom`) is run at each of them (size 0 is the prompt alone, the fully masked
+baseline; the last is the whole packet) and the recovered images are scored (D, Eq. 15; Q, Eq. 16).
+That is the curve at every whole-pixel budget, not a sample of it. The state map is the union of the
+packet's segments at 16 x 16 (a cell is set when any of its pixels is a segment pixel).
 
-    python -m gsemlab.rl.make_curves --n-train 300 --n-heldout 300 --out curves.json
+    python -m gsemlab.rl.make_curves --n-train 300 --n-heldout 300 --out curves.json --check 20 5
 
 Train prompts are captions of ShapesWorld's ``val`` split, held-out prompts of its ``test`` split, so
-the two never share a caption stream.
+the two never share a caption stream. ``--check`` then runs the pipeline live at off-step budgets and
+reports how far the curves are from it.
 """
 
 from __future__ import annotations
@@ -23,11 +26,7 @@ import numpy as np
 from ..checks import check_positive_int
 from .curves import MAP_SIDE, CurveSet
 
-__all__ = ["DEFAULT_GRID", "block_map", "interpolation_error", "measure_curves", "toy_prompts"]
-
-# Budgets in pixels of a 64 x 64 image: dense where the curves bend (small budgets), sparse after.
-DEFAULT_GRID = (0, 25, 50, 100, 150, 200, 300, 400, 500, 650, 800, 1000, 1250, 1500, 1750, 2000, 2500, 3000,
-                3500, 4096)
+__all__ = ["block_map", "interpolation_error", "measure_curves", "prefix_sizes", "toy_prompts"]
 
 
 def block_map(mask, side: int = MAP_SIDE) -> np.ndarray:
@@ -64,22 +63,40 @@ def toy_prompts(n_train: int, n_heldout: int, seed: int = 0) -> tuple[list[str],
     return captions, seeds, ["train"] * n_train + ["heldout"] * n_heldout
 
 
+def prefix_sizes(segments) -> np.ndarray:
+    """The sizes a budget can send: 0 and the sizes of the first 1, 2, ... segments, without repeats.
+
+    Parameters
+    ----------
+    segments : sequence of arrays of bool, shape (H, W)
+        The packet's segments in importance order (made disjoint here, Eq. 14).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (K,)
+        Strictly increasing from 0; an empty segment adds no step.
+    """
+    from ..packing import disjoint_segments
+
+    sizes = [int(seg.sum()) for seg in disjoint_segments(list(segments))]
+    return np.unique(np.r_[0, np.cumsum(sizes, dtype=np.int64)])
+
+
 def measure_curves(system, captions: Sequence[str], seeds: Sequence[int], split: Sequence[str], *,
-                   grid: Sequence[int] = DEFAULT_GRID, progress=None) -> CurveSet:
-    """Run the pipeline at every budget of ``grid`` for every prompt and collect the curves.
+                   progress=None) -> CurveSet:
+    """Run the pipeline at every prefix size of every prompt and collect the curves.
 
     Parameters
     ----------
     system : GSemCom
-        The pipeline (its options, e.g. the partial-segment rule, are the curves' pipeline).
+        The pipeline; its packet rule must be ``"stop"`` (the default), for which the prefix sizes
+        are the only budgets at which the packet changes.
     captions : sequence of str
         The prompts.
     seeds : sequence of int
         The generation seed of each prompt.
     split : sequence of {"train", "heldout"}
         Each prompt's split.
-    grid : sequence of int
-        Budgets in pixels, strictly increasing from 0.
     progress : callable, optional
         Called as ``progress(done, total)`` after each prompt.
 
@@ -91,16 +108,15 @@ def measure_curves(system, captions: Sequence[str], seeds: Sequence[int], split:
 
     if not isinstance(system, GSemCom):
         raise TypeError(f"system must be a GSemCom, got {type(system).__name__}")
+    if system.generation_options.partial != "stop":
+        raise ValueError("system must pack with partial='stop' (the default): with another rule the packet "
+                         f"also changes between prefix sizes, got partial={system.generation_options.partial!r}")
     if not (len(captions) == len(seeds) == len(split)) or not captions:
         raise ValueError("captions, seeds and split must be non-empty and of one length")
-    grid = np.asarray(grid)
-    if grid.ndim != 1 or grid[0] != 0 or np.any(np.diff(grid) <= 0):
-        raise ValueError("grid must be budgets strictly increasing from 0")
-    p, k = len(captions), grid.size
+    p = len(captions)
     maps = np.zeros((p, MAP_SIDE, MAP_SIDE), bool)
     packet = np.zeros(p, np.int64)
-    dist, qual = np.zeros((p, k)), np.zeros((p, k))
-    whole_d, whole_q = np.zeros(p), np.zeros(p)
+    steps, dist, qual = [], [], []
     for i, (caption, seed) in enumerate(zip(captions, seeds)):
         gen = system.generate(caption, int(seed))
         whole = system.transmit(caption, None, seed=int(seed), generation=gen)
@@ -110,30 +126,37 @@ def measure_curves(system, captions: Sequence[str], seeds: Sequence[int], split:
         for seg in enc.segments:
             union |= seg
         maps[i] = block_map(union)
-        whole_d[i], whole_q[i] = whole.distance, whole.quality
-        masked = system.fully_masked(caption, int(seed), generation=gen)
-        for j, b in enumerate(grid):
-            if b == 0 or packet[i] == 0:
-                t = masked
-            elif b >= packet[i]:
+        sizes = prefix_sizes(enc.segments)
+        if sizes[-1] != packet[i]:
+            raise RuntimeError(f"prompt {i}: the segments hold {sizes[-1]} pixels, the packet {packet[i]}")
+        d, q = [], []
+        for b in sizes:
+            if b == 0:
+                t = system.fully_masked(caption, int(seed), generation=gen)
+            elif b == packet[i]:
                 t = whole
             else:
                 t = system.transmit(caption, int(b), seed=int(seed), generation=gen)
-            dist[i, j], qual[i, j] = t.distance, t.quality
+            d.append(t.distance)
+            q.append(t.quality)
+        steps.append(sizes)
+        dist.append(d)
+        qual.append(q)
         if progress is not None:
             progress(i + 1, p)
     return CurveSet(captions=tuple(captions), seeds=np.asarray(seeds), maps=maps, packet_pixels=packet,
-                    grid=grid, distance=dist, quality=qual, whole_distance=whole_d, whole_quality=whole_q,
-                    t_max=system.t_max, split=np.asarray(split))
+                    steps=tuple(steps), distance=tuple(dist), quality=tuple(qual), t_max=system.t_max,
+                    split=np.asarray(split))
 
 
 def interpolation_error(system, curves: CurveSet, *, n_prompts: int = 20, n_budgets: int = 5,
                         seed: int = 0) -> dict:
-    """How far linear interpolation of the curves is from live pipeline runs at off-grid budgets.
+    """How far the curves (linear interpolation of :meth:`CurveSet.curve`) are from live pipeline runs.
 
-    Draws ``n_prompts`` prompts of ``curves`` and, for each, ``n_budgets`` budgets uniformly between
-    grid points (below its whole packet); runs the pipeline there and compares the user's utility
-    (Eq. 19's term, :func:`gsemlab.rl.optimum.user_utility`) with the interpolated one.
+    Draws ``n_prompts`` prompts of ``curves`` and, for each, ``n_budgets`` whole-pixel budgets
+    uniformly below its whole packet, none of them a step; runs the pipeline there and compares the
+    user's utility at that budget (Eq. 19's term, :func:`gsemlab.rl.optimum.utility_term`, charging the
+    budget) with the curve's (:func:`gsemlab.rl.optimum.user_utility`).
 
     Returns
     -------
@@ -154,14 +177,18 @@ def interpolation_error(system, curves: CurveSet, *, n_prompts: int = 20, n_budg
         if whole < 2:
             continue
         curve = curves.curve(int(i))
-        for b in np.sort(rng.integers(1, whole, size=n_budgets)):
+        off = np.setdiff1d(np.arange(1, whole), curves.steps[i])
+        if off.size == 0:
+            continue
+        for b in np.sort(rng.choice(off, size=min(n_budgets, off.size), replace=False)):
             t = system.transmit(curves.captions[i], int(b), seed=int(curves.seeds[i]))
             j = float(jpsq_of(t.distance, t.quality, curves.t_max))
-            live = utility_term(j, t.quality, t.pixels_sent, omega1=w1, omega2=w2, q_th=q_th)
-            interp = float(user_utility(curve, t.pixels_sent))
-            rows.append({"prompt": int(i), "budget": int(b), "live": float(live), "interpolated": interp})
+            live = utility_term(j, t.quality, int(b), omega1=w1, omega2=w2, q_th=q_th)
+            interp = float(user_utility(curve, int(b)))
+            rows.append({"prompt": int(i), "budget": int(b), "pixels_sent": int(t.pixels_sent),
+                         "live": float(live), "interpolated": interp})
     if not rows:
-        raise ValueError("no prompt of the curves has a packet of 2 pixels or more")
+        raise ValueError("no prompt of the curves has a budget between its steps")
     live = np.array([r["live"] for r in rows])
     err = np.abs(live - np.array([r["interpolated"] for r in rows]))
     span = float(live.max() - live.min())
@@ -169,13 +196,44 @@ def interpolation_error(system, curves: CurveSet, *, n_prompts: int = 20, n_budg
             "max_relative": float(err.max() / span) if span > 0 else float("nan"), "rows": rows}
 
 
+def _measure_slice(job) -> CurveSet:
+    """One worker's share of ``main``: its own backend, ``threads`` torch threads, some prompts."""
+    import torch
+
+    from ..gsemcom import GSemCom
+    from ..models import load_backend
+
+    captions, seeds, split, threads, worker = job
+    torch.set_num_threads(threads)
+    system = GSemCom(load_backend("toy", device="cpu"))
+    start = time.perf_counter()
+
+    def progress(done, total):
+        if done % 10 == 0 or done == total:
+            print(f"worker {worker}: {done}/{total} prompts, {time.perf_counter() - start:.0f} s", flush=True)
+
+    return measure_curves(system, captions, seeds, split, progress=progress)
+
+
+def _merge(parts: Sequence[CurveSet], order: Sequence[int]) -> CurveSet:
+    """Concatenate curve sets and put their prompts back in ``order`` (the position of each row)."""
+    rows = np.argsort(np.asarray(order))
+    cat = {name: [x for part in parts for x in getattr(part, name)]
+           for name in ("captions", "seeds", "maps", "packet_pixels", "steps", "distance", "quality", "split")}
+    return CurveSet(captions=tuple(cat["captions"][r] for r in rows), seeds=np.asarray(cat["seeds"])[rows],
+                    maps=np.asarray(cat["maps"])[rows], packet_pixels=np.asarray(cat["packet_pixels"])[rows],
+                    steps=tuple(cat["steps"][r] for r in rows), distance=tuple(cat["distance"][r] for r in rows),
+                    quality=tuple(cat["quality"][r] for r in rows), t_max=parts[0].t_max,
+                    split=np.asarray(cat["split"])[rows])
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n-train", type=int, default=300)
     p.add_argument("--n-heldout", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--partial", default="stop", help="the packet's partial-segment rule")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    p.add_argument("--workers", type=int, default=1, help="processes measuring prompts in parallel")
     p.add_argument("--out", required=True, help="the curves' JSON file")
     p.add_argument("--check", type=int, nargs=2, metavar=("PROMPTS", "BUDGETS"), default=None,
                    help="then compare interpolation with live runs at PROMPTS x BUDGETS off-grid budgets; "
@@ -186,17 +244,24 @@ def main(argv=None) -> int:
     from ..gsemcom import GSemCom
     from ..models import load_backend
 
-    torch.set_num_threads(args.threads)
-    system = GSemCom(load_backend("toy", device="cpu"), partial=args.partial)
+    check_positive_int(args.workers, "--workers")
     captions, seeds, split = toy_prompts(args.n_train, args.n_heldout, args.seed)
     start = time.perf_counter()
+    order = [list(range(w, len(captions), args.workers)) for w in range(args.workers)]
+    jobs = [([captions[i] for i in o], [seeds[i] for i in o], [split[i] for i in o], args.threads, w)
+            for w, o in enumerate(order) if o]
+    if len(jobs) == 1:
+        parts = [_measure_slice(jobs[0])]
+    else:
+        import multiprocessing
 
-    def progress(done, total):
-        print(f"{done}/{total} prompts, {time.perf_counter() - start:.0f} s", flush=True)
-
-    curves = measure_curves(system, captions, seeds, split, progress=progress)
+        with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
+            parts = pool.map(_measure_slice, jobs)
+    curves = _merge(parts, [i for o in order for i in o])
     curves.to_json(args.out)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} ({len(curves)} prompts, {time.perf_counter() - start:.0f} s)")
+    torch.set_num_threads(args.threads)
+    system = GSemCom(load_backend("toy", device="cpu"))
     if args.check:
         import json
         from pathlib import Path

@@ -1,8 +1,9 @@
 """The stable-baselines3 baselines (PPO, SAC, TD3) on the bandwidth-allocation environment.
 
-They act through :class:`FractionOfBound`, the same action parametrisation as ADD: an action in
-``[-1, 1]^N`` gives user ``i`` the fraction ``(a_i + 1) / 2`` of its Eq. 19a bound, so that every
-method learns the same problem (SB3 also recommends a symmetric, normalised action space).
+They act through :class:`FractionOfBound`, the same action parametrisation as ADD
+(:func:`gsemlab.rl.add.action_to_pixels`): an action in ``[-1, 1]^N`` asks for a share of each user's
+Eq. 19a bound, rounded up to a whole segment, so that every method learns the same problem (SB3 also
+recommends a symmetric, normalised action space).
 
 One-step episodes: every step ends its episode (``terminated=True``), so the value targets are the
 rewards themselves; the discount factor multiplies a bootstrap that is always masked. PPO collects
@@ -22,7 +23,10 @@ SB3_ALGORITHMS = ("ppo", "sac", "td3")
 
 
 class FractionOfBound(gym.ActionWrapper):
-    """Actions in ``[-1, 1]^N``: user ``i`` gets ``(a_i + 1) / 2`` of its Eq. 19a bound, in pixels.
+    """Actions in ``[-1, 1]^N`` turned into pixels by ADD's own mapping, :func:`gsemlab.rl.add.action_to_pixels`.
+
+    User ``i`` asks for the share ``f(a_i)`` of its Eq. 19a bound (4.5 % of the interval at each end
+    sends nothing or the whole bound), rounded up to the next prefix size of its packet.
 
     Parameters
     ----------
@@ -36,8 +40,10 @@ class FractionOfBound(gym.ActionWrapper):
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(n,), dtype=np.float32)
 
     def action(self, action):
-        a = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
-        return (a + 1.0) / 2.0 * self.env.unwrapped.state["bound"].astype(float)
+        from .add import action_to_pixels
+
+        base = self.env.unwrapped
+        return action_to_pixels(action, base.state["obs"], base.n_users)  # ADD's mapping
 
 
 def make_sb3(name: str, env, *, seed: int = 0, reward_scale: float = 100.0, **kwargs):

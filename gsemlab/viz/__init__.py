@@ -17,7 +17,7 @@ style
 notebook
     ``glue``: a computed value into the page's prose, with or without MyST-NB installed.
 
-One module per chapter topic holds that chapter's composite figures (``diffusion``, ``attention``,
+One module per chapter topic holds that chapter's composite figures (``diffusion``, ``attention``, ``rl``,
 ``prompt``, ``segments``, ``channel``, ``jpsq``, ``pipeline``), so that a chapter's visible code is the
 code of its idea.
 """
@@ -28,11 +28,11 @@ from .images import dependency_svg, gsemcom_results_figure, overlay_masks, plot_
 from .notebook import glue
 from .style import BOOK_RC, MIN_FONT_PT, book_style
 from .tables import markdown_table
-from . import attention, channel, diffusion, jpsq, pipeline, prompt, segments  # noqa: E402  (topic modules)
+from . import attention, channel, diffusion, jpsq, pipeline, prompt, rl, segments  # noqa: E402  (topic modules)
 
 __all__ = [
     "BOOK_RC", "COLORS", "LINE_STYLES", "MARKERS", "MASK_COLORS", "MIN_FONT_PT", "mask_colour", "attention", "book_style", "channel",
     "dependency_svg", "diffusion", "glue", "gsemcom_results_figure", "image_rows", "jpsq", "markdown_table",
     "new_axes", "overlay_masks", "pipeline", "plot_curves", "plot_distribution", "plot_matrix", "prompt",
-    "segments", "series_style", "show_images", "system_diagram",
+    "rl", "segments", "series_style", "show_images", "system_diagram",
 ]
