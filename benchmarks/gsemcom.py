@@ -23,7 +23,7 @@ Usage::
     python -m gsemlab.calibration            # once: t_max of Eq. 18 for the toy backend
     python benchmarks/gsemcom.py             # 300 captions; writes results/gsemcom.json and .png
     python benchmarks/gsemcom.py --n 10 --n-sweep 3 --out /tmp/quick.json   # a quick run
-    python benchmarks/gsemcom.py --budget-study   # why Q falls with the budget: 30 captions, ~5 min
+    python benchmarks/gsemcom.py --budget-study   # Fig. 10 for the rules stop and raster: 30 captions, ~5 min
 """
 
 from __future__ import annotations
@@ -338,8 +338,8 @@ def assemble(args, backend, cal, gs, captions, methods, per_caption, sweep_budge
 def whole_segment_pixels(segments, budget: int) -> int:
     """Pixels of the whole segments, taken in packing order, that fit in a budget of ``budget`` pixels.
 
-    :func:`gsemlab.packing.pack` sends whole segments while they fit and then the part of the next
-    segment that still fits, in raster order; this is the packet without that cut part.
+    This is what :func:`gsemlab.packing.pack` sends with its default rule ``partial="stop"`` (the
+    longest prefix of whole segments within the budget); the budget study checks it packet by packet.
 
     Parameters
     ----------
@@ -362,27 +362,36 @@ def whole_segment_pixels(segments, budget: int) -> int:
     return total
 
 
+#: The partial-segment rules the budget study compares: the default first, then the rule it replaced.
+STUDY_RULES = ("stop", "raster")
+
+
 def budget_study(args) -> dict:
-    """Why the quality falls with the budget (the Fig. 10 analogue), on the captions of the sweeps.
+    """The Fig. 10 analogue for two partial-segment rules, on the captions of the sweeps.
 
     For each of the first ``args.n`` captions (caption ``k`` with seed ``args.seed + k``, the captions
     of the main run's sweeps) it records, on one generation: the references (traditional, local AIGC,
     fully masked, G-SemCom with every segment pixel); at every budget of :data:`BUDGETS`, the packet
-    as packed (whole segments, then the raster-order part of the next) and the same packet without
-    that cut part (whole segments only; nothing but the prompt when no segment fits, which is the
-    fully masked baseline); and the bit-error sweep with distance as well as quality.
+    of each rule of :data:`STUDY_RULES`: ``"stop"``, the default (the longest prefix of whole
+    segments that fits; nothing but the prompt when no segment fits, which is the fully masked
+    baseline), and ``"raster"``, the rule it replaced (the same whole segments, then the first
+    pixels in raster order of the next segment, up to the budget); and the bit-error sweep with
+    distance as well as quality.
     """
     torch.set_num_threads(args.threads)
     backend, t_max = load(args.tiny)
     gs = GSemCom(backend, t_max=t_max)
+    if gs.generation_options.partial != STUDY_RULES[0]:
+        raise RuntimeError(f"the default rule is {gs.generation_options.partial!r}, the study expects "
+                           f"{STUDY_RULES[0]!r} first")
+    systems = {rule: gs.with_options(partial=rule) for rule in STUDY_RULES}
     captions = [s.caption for s in sample_scenes(args.n, args.seed, split=args.split)]
     full = 64 * 64
     rows = {k: [] for k in ("caption", "source_background", "semantic_pixels")}
     refs = {n: {"quality": [], "distance": [], "jpsq": []}
             for n in ("traditional", "local AIGC", "fully masked", f"gsemcom {DEFAULT}")}
-    per_budget = {b: {k: [] for k in ("pixels", "cut_pixels", "quality", "distance", "jpsq",
-                                      "whole_pixels", "whole_quality", "whole_distance", "whole_jpsq")}
-                  for b in BUDGETS}
+    keys = ("pixels", "quality", "distance", "jpsq")
+    per_budget = {b: {rule: {k: [] for k in keys} for rule in STUDY_RULES} for b in BUDGETS}
     per_ber = {p: {"fallback": [], "bit_errors": [], "quality": [], "distance": []} for p in BIT_ERROR_RATES}
     load_nlp()
     gs.transmit(captions[0], seed=args.seed)  # warm-up, not timed
@@ -402,21 +411,15 @@ def budget_study(args) -> dict:
         rows["semantic_pixels"].append(main.encoded.semantic_pixels)
         segments = main.encoded.segments
         for b in BUDGETS:
-            t = gs.transmit(caption, b, seed=seed, generation=gen)
-            whole = whole_segment_pixels(segments, b)
-            if whole == t.pixels_sent:
-                w = t
-            elif whole == 0:
-                w = masked
-            else:
-                w = gs.transmit(caption, whole, seed=seed, generation=gen)
-            row = per_budget[b]
-            row["pixels"].append(t.pixels_sent)
-            row["cut_pixels"].append(t.pixels_sent - w.pixels_sent)
-            row["whole_pixels"].append(w.pixels_sent)
-            for key in ("quality", "distance", "jpsq"):
-                row[key].append(getattr(t, key))
-                row[f"whole_{key}"].append(getattr(w, key))
+            for rule, g in systems.items():
+                t = g.transmit(caption, b, seed=seed, generation=gen)
+                if rule == "stop" and t.pixels_sent != whole_segment_pixels(segments, b):
+                    raise RuntimeError(f"caption {k}, budget {b}: 'stop' sent {t.pixels_sent} px, not "
+                                       f"the {whole_segment_pixels(segments, b)} of the whole segments")
+                row = per_budget[b][rule]
+                row["pixels"].append(t.pixels_sent)
+                for key in ("quality", "distance", "jpsq"):
+                    row[key].append(getattr(t, key))
         data = main.encoded.packet.to_bytes()
         for j, p in enumerate(BIT_ERROR_RATES):
             damaged = bsc(data, p, rng=[seed, j])
@@ -431,23 +434,33 @@ def budget_study(args) -> dict:
     seconds = time.perf_counter() - t_start
 
     white = np.asarray(rows["source_background"]) == "white"
-    gq = np.asarray(refs[f"gsemcom {DEFAULT}"]["quality"])
-    gd = np.asarray(refs[f"gsemcom {DEFAULT}"]["distance"])
-    mq = np.asarray(refs["fully masked"]["quality"])
-    md = np.asarray(refs["fully masked"]["distance"])
+    ref = {n: {k: np.asarray(v, dtype=float) for k, v in r.items()} for n, r in refs.items()}
+    gq, gd = ref[f"gsemcom {DEFAULT}"]["quality"], ref[f"gsemcom {DEFAULT}"]["distance"]
+    mq, md = ref["fully masked"]["quality"], ref["fully masked"]["distance"]
+    tq = ref["traditional"]["quality"]
+
+    def by_background(v):
+        return {"white": summary(v[white]) if white.any() else None,
+                "other": summary(v[~white]) if (~white).any() else None}
+
     budgets = {}
-    for b, row in per_budget.items():
-        a = {k: np.asarray(v, dtype=float) for k, v in row.items()}
+    for b, by_rule in per_budget.items():
+        a = {rule: {k: np.asarray(v, dtype=float) for k, v in r.items()} for rule, r in by_rule.items()}
+        stop, raster = a["stop"], a["raster"]
         budgets[str(b)] = {
-            **{k: summary(v) for k, v in a.items()},
-            "inpainted_share": summary(1 - a["pixels"] / full),
-            "cut_share_of_sent": float(a["cut_pixels"].sum() / max(a["pixels"].sum(), 1)),
-            "captions_with_cut": int(np.count_nonzero(a["cut_pixels"])),
-            "whole_minus_cut_quality": summary(a["whole_quality"] - a["quality"]),
-            "whole_minus_cut_distance": summary(a["whole_distance"] - a["distance"]),
-            "quality_minus_fully_masked": summary(a["quality"] - mq),
-            "quality_white_sources": summary(a["quality"][white]) if white.any() else None,
-            "quality_other_sources": summary(a["quality"][~white]) if (~white).any() else None,
+            **{rule: {k: summary(v) for k, v in r.items()} for rule, r in a.items()},
+            # paired over the captions: the default against the rule it replaced
+            "stop_minus_raster": {k: summary(stop[k] - raster[k]) for k in ("quality", "distance", "jpsq")},
+            "captions_cut": int(np.count_nonzero(raster["pixels"] != stop["pixels"])),
+            "cut_share_of_raster": float((raster["pixels"] - stop["pixels"]).sum()
+                                         / max(raster["pixels"].sum(), 1)),
+            "captions_stop_empty": int(np.count_nonzero(stop["pixels"] == 0)),
+            "stop_inpainted_share": summary(1 - stop["pixels"] / full),
+            "stop_quality_minus_fully_masked": summary(stop["quality"] - mq),
+            "stop_quality_minus_traditional": summary(stop["quality"] - tq),
+            "raster_quality_minus_fully_masked": summary(raster["quality"] - mq),
+            "raster_quality_minus_traditional": summary(raster["quality"] - tq),
+            "stop_quality_by_background": by_background(stop["quality"]),
         }
     ber = {}
     for p, row in per_ber.items():
@@ -468,15 +481,21 @@ def budget_study(args) -> dict:
         "machine": platform.machine(),
         "torch": torch.__version__,
         "seconds": round(seconds, 1),
+        "rules": list(STUDY_RULES),
         "budgets": budgets,
         "references": {n: {k: summary(v) for k, v in r.items()} for n, r in refs.items()},
+        "references_by_background": {n: {k: by_background(v) for k, v in r.items() if k != "jpsq"}
+                                     for n, r in ref.items()},
         "source_backgrounds": {str(b): int(c) for b, c in zip(bg, counts)},
+        "fully_masked_minus_traditional": {"quality": summary(mq - tq),
+                                           "quality_higher": int(np.count_nonzero(mq > tq))},
         "fully_masked_minus_gsemcom": {"quality": summary(mq - gq), "distance": summary(md - gd),
                                        "quality_higher": int(np.count_nonzero(mq > gq))},
         "bit_error_rate": ber,
         "per_caption": {**rows,
                         **{f"{n}/{k}": v for n, r in refs.items() for k, v in r.items()},
-                        **{f"budget {b}/{k}": v for b, r in per_budget.items() for k, v in r.items()},
+                        **{f"budget {b}/{rule}/{k}": v for b, by_rule in per_budget.items()
+                           for rule, r in by_rule.items() for k, v in r.items()},
                         **{f"ber {p:g}/{k}": v for p, r in per_ber.items() for k, v in r.items()}},
     }
 
@@ -514,7 +533,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--tiny", action="store_true", help="smoke test on a tiny random backend (no trained weights)")
     p.add_argument("--budget-study", action="store_true",
-                   help="only the study of the budget sweep (--n captions, default 30); writes "
+                   help="only the study of the budget sweep, partial rules stop and raster (--n captions, "
+                        "default 30); writes "
                         "results/gsemcom_budget.json")
     p.add_argument("--out", default=None, help="result file (default results/gsemcom.json, or "
                                                "results/gsemcom_budget.json with --budget-study)")

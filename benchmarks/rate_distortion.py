@@ -56,6 +56,7 @@ from gsemlab.packing import (
     section_sizes,
     webp_bytes,
 )
+from gsemlab.config import GenerationOptions
 from gsemlab.packing.codecs import vp8_decode, vp8_encode
 from gsemlab.prompt import load_nlp
 from gsemlab.toyworld import sample_scenes
@@ -74,6 +75,8 @@ IMAGE_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 90, 95)
 VAL_QUALITIES = (10, 20, 30, 40, 50, 60, 75, 90)
 VAL_BUDGETS = (150, 400, None)
 TOLERANCE = 0.01  # half the issue's 0.02; no quality up to 90 met 0.005 at the full budget
+#: The partial-segment rule of every budgeted packet: GSemCom's default (``pack``'s ``partial``).
+PARTIAL = GenerationOptions().partial
 METRICS = ("pixels", "bytes", "distance", "quality", "jpsq")
 
 
@@ -121,7 +124,7 @@ def caption_rows(gs: dict, caption: str, seed: int, split: str, *, check: bool =
     for scheme, budget, codec, quality in plan(split):
         if scheme not in segments:
             segments[scheme] = list(gs[scheme].extract(gen).segments)
-        packet = pack(gen.source, segments[scheme], budget, prompt=caption)
+        packet = pack(gen.source, segments[scheme], budget, prompt=caption, partial=PARTIAL)
         data = packet.to_bytes(codec, quality=None if codec == "zlib" else quality)
         d, q, j = score_packet(data)
         rows[packet_key(scheme, budget, codec, quality)] = {
@@ -359,6 +362,7 @@ def assemble(args, per_caption: list[dict], captions: list[str], seconds: float)
         "seconds": round(seconds, 1),
         "packet_version": VERSION,
         "default_quality": DEFAULT_QUALITY,
+        "partial": PARTIAL,
     }
     if args.split == "val":
         res["selection"] = select_quality(agg)
@@ -422,7 +426,11 @@ def assemble(args, per_caption: list[dict], captions: list[str], seconds: float)
     selection = None
     if val_file.is_file():
         val = json.loads(val_file.read_text())
-        selection = {k: val[k] for k in ("command", "n_captions", "split", "seed")} | val["selection"]
+        selection = ({k: val[k] for k in ("command", "n_captions", "split", "seed")}
+                     | {"partial": val.get("partial", "raster")} | val["selection"])
+    if selection is not None and val.get("partial", "raster") != PARTIAL:
+        raise RuntimeError(f"the validation run packed with partial={val.get('partial', 'raster')!r}, "
+                           f"this run with {PARTIAL!r}: rerun --split val")
     if selection is not None and selection["chosen"] != DEFAULT_QUALITY:
         raise RuntimeError(
             f"validation chose quality {selection['chosen']}, DEFAULT_QUALITY is {DEFAULT_QUALITY}"
@@ -505,7 +513,8 @@ def main(argv=None) -> int:
     gs = {name: base.with_options(xi=xi) for name, xi in SCHEMES.items()}
     captions = [s.caption for s in sample_scenes(n, args.seed, split=args.split)]
     tag = f"-q{DEFAULT_QUALITY}" if args.split == "test" else ""
-    cache = Path(args.cache) / f"{args.split}-seed{args.seed}{tag}-v{VERSION}"
+    # the rows depend on the partial rule too (the budgeted packets): a cache per rule
+    cache = Path(args.cache) / f"{args.split}-seed{args.seed}{tag}-v{VERSION}-{PARTIAL}"
     cache.mkdir(parents=True, exist_ok=True)
     load_nlp()
     per_caption, t0, spent = [], time.perf_counter(), 0.0

@@ -73,22 +73,27 @@ def _stat(m, s=0.1):
 
 
 def test_budget_figure_references_are_the_study_s_own():
-    budgets = {str(b): {"quality": _stat(7.0 - b / 1000), "distance": _stat(0.4),
-                        "whole_quality": _stat(8.0), "whole_distance": _stat(0.5)}
+    budgets = {str(b): {"stop": {"quality": _stat(8.0), "distance": _stat(0.5)},
+                        "raster": {"quality": _stat(7.0 - b / 1000), "distance": _stat(0.4)}}
                for b in (100, 1000)}
     refs = {n: {"quality": _stat(q), "distance": _stat(d)} for n, q, d in
             (("traditional", 7.25, 0.0), ("local AIGC", 6.25, 0.66), ("fully masked", 7.5, 0.65),
              ("gsemcom xi=(0.9,0.8,0.5)", 7.0, 0.1))}
-    fig = vp.budget_figure({"budgets": budgets, "references": refs, "n_captions": 30})
+    study = {"rules": ["stop", "raster"], "budgets": budgets, "references": refs, "n_captions": 30}
+    fig = vp.budget_figure(study)
     ax_q, ax_d = fig.axes[:2]
     flat = sorted(line.get_ydata()[0] for line in ax_q.lines if len(set(line.get_ydata())) == 1
                   and len(line.get_xdata()) == 2 and line.get_label() in
                   ("traditional", "local AIGC", "fully masked", "G-SemCom, all segments"))
     assert flat == [6.25, 7.0, 7.25, 7.5]
     curves = {c.get_label(): c for c in ax_q.containers}
-    assert np.allclose(curves["packet as packed"].lines[0].get_ydata(), [6.9, 6.0])
-    assert np.allclose(curves["whole segments only"].lines[0].get_ydata(), [8.0, 8.0])
+    assert np.allclose(curves["a cut segment too (raster)"].lines[0].get_ydata(), [6.9, 6.0])
+    assert np.allclose(curves["whole segments (stop, default)"].lines[0].get_ydata(), [8.0, 8.0])
+    dist = {c.get_label(): c for c in ax_d.containers}
+    assert np.allclose(dist["a cut segment too (raster)"].lines[0].get_ydata(), [0.4, 0.4])
     assert fig.get_size_inches()[0] <= MAX_WIDTH_IN
+    with pytest.raises(ValueError, match="no style for the rule"):
+        vp.budget_figure({**study, "rules": ["stop", "nope"]})
     plt.close("all")
 
 

@@ -17,7 +17,8 @@ transmissions_table
 headline_table
     Fig. 9's comparison over the benchmark's captions.
 budget_figure
-    The Fig. 10 analogue: Q and D against the pixel budget, references on the same captions.
+    The Fig. 10 analogue: Q and D against the pixel budget for two partial-segment rules,
+    references on the same captions.
 rate_distortion_figure
     J, D and Q against the bytes on the wire (``benchmarks/rate_distortion.py``).
 """
@@ -170,19 +171,28 @@ def _errorbar(ax, x, stats, key, **kw):
     return ax.errorbar(x, m, yerr=e, capsize=2, ms=4, **kw)
 
 
-def budget_figure(study: Mapping):
-    """The Fig. 10 analogue: quality and distance against the pixel budget.
+#: The partial-segment rules of :func:`budget_figure`: key in the study -> (label, colour, style).
+BUDGET_RULES = {
+    "stop": ("whole segments (stop, default)", COLORS[0], "-o"),
+    "raster": ("a cut segment too (raster)", COLORS[5], "--s"),
+}
 
-    Two panels: (a) mean Q (ToyNIMA) and (b) mean distance against the budget, for the packet as
-    packed (whole segments, then the raster-order part of the next) and for the same packet
-    without that cut part; horizontal lines are the references computed on the same captions.
+
+def budget_figure(study: Mapping):
+    """The Fig. 10 analogue: quality and distance against the pixel budget, one curve per rule.
+
+    Two panels: (a) mean Q (ToyNIMA) and (b) mean distance against the budget, for each
+    partial-segment rule of the study (``"stop"``: the longest prefix of whole segments that fits;
+    ``"raster"``: the same, then the first pixels in raster order of the next segment); horizontal
+    lines are the references computed on the same captions.
 
     Parameters
     ----------
     study : mapping
-        ``load_result("gsemcom_budget")``: ``budgets`` (budget -> summaries of ``quality``,
-        ``distance``, ``whole_quality``, ``whole_distance``, each with ``mean`` and ``sem``),
-        ``references`` (method -> summaries of ``quality`` and ``distance``) and ``n_captions``.
+        ``load_result("gsemcom_budget")``: ``rules`` (the rules, in the order drawn), ``budgets``
+        (budget -> rule -> summaries of ``quality`` and ``distance``, each with ``mean`` and
+        ``sem``), ``references`` (method -> summaries of ``quality`` and ``distance``) and
+        ``n_captions``.
 
     Returns
     -------
@@ -190,19 +200,23 @@ def budget_figure(study: Mapping):
     """
     bud = _check_mapping(study, "study")["budgets"]
     refs = study["references"]
+    rules = list(study["rules"])
+    unknown = [r for r in rules if r not in BUDGET_RULES]
+    if unknown:
+        raise ValueError(f"no style for the rule(s) {unknown}; known: {sorted(BUDGET_RULES)}")
     x = np.array([float(b) for b in bud])
-    stats = list(bud.values())
     fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 3.9), layout="constrained")
     for ax, metric, label in ((axes[0], "quality", "$Q$ (ToyNIMA), mean ± s.e."),
                               (axes[1], "distance", "$d_{\\mathrm{DS}}$ (ToySim), mean ± s.e.")):
-        _errorbar(ax, x, stats, metric, fmt="-o", color=COLORS[0], label="packet as packed")
-        _errorbar(ax, x * 1.04, stats, f"whole_{metric}", fmt="--s", color=COLORS[5],
-                  label="whole segments only")
-        for (name, label_ref), color, ls in zip(
+        for k, rule in enumerate(rules):
+            name, color, fmt = BUDGET_RULES[rule]
+            _errorbar(ax, x * 1.04 ** k, [v[rule] for v in bud.values()], metric, fmt=fmt,
+                      color=color, label=name)
+        for (ref, label_ref), color, ls in zip(
                 (("traditional", "traditional"), ("local AIGC", "local AIGC"),
                  ("fully masked", "fully masked"), ("gsemcom xi=(0.9,0.8,0.5)", "G-SemCom, all segments")),
                 (COLORS[2], COLORS[3], COLORS[4], COLORS[1]), ("--", ":", "-.", (0, (5, 1)))):
-            ax.axhline(refs[name][metric]["mean"], color=color, ls=ls, lw=1.2, label=label_ref)
+            ax.axhline(refs[ref][metric]["mean"], color=color, ls=ls, lw=1.2, label=label_ref)
         ax.set(xscale="log", xlabel="budget (pixels, O = 1)", ylabel=label)
         ax.grid(alpha=0.3)
     axes[0].set_title(f"(a) quality, {study['n_captions']} captions")
