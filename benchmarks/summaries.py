@@ -87,9 +87,11 @@ def gsemcom(full: dict) -> dict:
 
 
 def gsemcom_budget(full: dict) -> dict:
-    """Chapter 7's study of the budget sweep (why Q falls with the budget) and the bit-error sweep
-    with distances: the aggregates, no ``per_caption`` rows."""
-    keys = ("budgets", "references", "source_backgrounds", "fully_masked_minus_gsemcom", "bit_error_rate")
+    """Chapter 7's Fig. 10 analogue (Q and D against the budget for the partial-segment rules
+    "stop" and "raster", references on the same captions) and the bit-error sweep with distances:
+    the aggregates, no ``per_caption`` rows."""
+    keys = ("rules", "budgets", "references", "references_by_background", "source_backgrounds",
+            "fully_masked_minus_traditional", "fully_masked_minus_gsemcom", "bit_error_rate")
     return _pick(full, keys, "gsemcom_budget")
 
 
@@ -117,9 +119,17 @@ def rate_distortion(full: dict) -> dict:
     """Chapter 7's bytes on the wire and :func:`gsemlab.packing.packet_rate`: the curves, checks,
     crossovers, size model, quality selection and 512 px photos; no per-caption rows, no per-setting
     table."""
-    keys = ("packet_version", "default_quality", "quality_selection", "grid", "checks", "curves", "crossovers",
-            "rate_model", "natural_512")
+    keys = ("packet_version", "default_quality", "partial", "quality_selection", "grid", "checks", "curves",
+            "crossovers", "rate_model", "natural_512")
     return _pick(full, keys, "rate_distortion")
+
+
+def rl(full: dict) -> dict:
+    """Chapter 8's tables and figures (Figs. 13-16 analogues): every aggregate of ``benchmarks/rl.py``,
+    without the per-run rows."""
+    keys = ("workers", "seeds", "n_eval_states", "eval_seed", "curves", "steps_per_second", "nocap", "cap12",
+            "fig16b", "users", "examples")
+    return _pick(full, keys, "rl")
 
 
 #: name of the bundled summary -> (full file in :data:`FULL_DIR`, extractor).
@@ -132,6 +142,7 @@ SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "attention_quality": ("attention_quality.json", attention_quality),
     "toy_models": ("toy_models.json", toy_models),
     "rate_distortion": ("rate_distortion.json", rate_distortion),
+    "rl": ("rl.json", rl),
 }
 
 

@@ -132,3 +132,19 @@ def test_add_learns_which_users_to_serve():
     r = {m: evaluate(test, m, n_states=200)["reward"] for m in ("random", "optimum")}
     share = gain_share(evaluate(test, agent.act, n_states=200)["reward"], r["random"], r["optimum"])
     assert share > 0.8, share
+
+
+def test_bundled_policies_load_and_act_within_the_bounds():
+    from gsemlab.rl import FIG16A_LATENCY_S, pretrained
+    from gsemlab.rl.curves import bundled
+
+    curves = bundled()
+    for name, n, kw in (("add", 3, {}), ("add-cap12", 12, {"latency_s": FIG16A_LATENCY_S})):
+        agent = pretrained(name)
+        assert agent.settings.n_users == n and agent.steps_done > 0
+        env = BandwidthAllocationEnv(curves, n_users=n, split="heldout", **kw)
+        obs, info = env.reset(seed=0)
+        px = agent.act(obs)
+        assert px.shape == (n,) and np.all((0 <= px) & (px <= info["bound"]))
+    with pytest.raises(ValueError, match="name"):
+        pretrained("ppo")

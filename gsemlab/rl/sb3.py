@@ -60,7 +60,8 @@ def make_sb3(name: str, env, *, seed: int = 0, reward_scale: float = 100.0, **kw
     reward_scale : float
         Rewards are divided by this before the agent sees them (> 0).
     **kwargs
-        Passed to the algorithm's constructor (they override the defaults below).
+        Passed to the algorithm's constructor (they override the defaults: hidden layers of 64 as
+        ADD's; for SAC and TD3 one gradient step per two environment steps after 2000, as ADD).
 
     Returns
     -------
@@ -77,11 +78,15 @@ def make_sb3(name: str, env, *, seed: int = 0, reward_scale: float = 100.0, **kw
         raise ValueError(f"reward_scale must be a number > 0, got {reward_scale!r}")
     wrapped = gym.wrappers.TransformReward(FractionOfBound(env), lambda r: r / reward_scale)
     n = env.unwrapped.n_users
-    common = {"seed": int(seed), "verbose": 0, "device": "cpu", "gamma": 0.95}
+    # networks as wide as ADD's (64), so that the comparison is of the methods, not of their sizes
+    common = {"seed": int(seed), "verbose": 0, "device": "cpu", "gamma": 0.95,
+              "policy_kwargs": {"net_arch": [64, 64]}}
     if name == "ppo":
         defaults = {"n_steps": 512, "batch_size": 128, "learning_rate": 3e-4}
         return PPO("MlpPolicy", wrapped, **{**common, **defaults, **kwargs})
-    defaults = {"learning_starts": 1000, "batch_size": 256, "learning_rate": 3e-4, "buffer_size": 100_000}
+    # one gradient step per two environment steps, as ADD's default (updates_per_step = 0.5)
+    defaults = {"learning_starts": 2000, "batch_size": 256, "learning_rate": 3e-4, "buffer_size": 100_000,
+                "train_freq": 2, "gradient_steps": 1}
     if name == "sac":
         return SAC("MlpPolicy", wrapped, **{**common, **defaults, **kwargs})
     noise = NormalActionNoise(np.zeros(n), 0.1 * np.ones(n))
