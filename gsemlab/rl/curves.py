@@ -56,12 +56,13 @@ class CurveSet:
         Each prompt's binary semantic map at 16 x 16 (a cell is True when any segment pixel lies in it).
     packet_pixels : numpy.ndarray of int, shape (P,)
         ``|S_i|``: pixels in the prompt's whole packet (the most a budget can send).
-    steps : tuple of P numpy.ndarray of int, shape (K_p,)
-        The prefix sizes in pixels: ``0``, then the size of the first segment, of the first two, ...,
-        the whole packet last; strictly increasing. A budget of ``b`` pixels sends ``max(steps <= b)``.
-    distance, quality : tuple of P numpy.ndarray of float, shape (K_p,)
-        ``D`` and ``Q`` of the recovered image at each step (step 0 is the prompt alone, the fully
-        masked baseline).
+    steps : tuple of numpy.ndarray
+        One int array per prompt, of its ``K_p`` prefix sizes in pixels: ``0``, then the size of the
+        first segment, of the first two, ..., the whole packet last; strictly increasing. A budget
+        of ``b`` pixels sends ``max(steps <= b)``.
+    distance, quality : tuple of numpy.ndarray
+        One float array per prompt, of length ``K_p``: ``D`` and ``Q`` of the recovered image at each
+        step (step 0 is the prompt alone, the fully masked baseline).
     t_max : float
         The distance bound of Eq. 18 the curves were scored with.
     split : numpy.ndarray of str, shape (P,)

@@ -2,9 +2,9 @@
 
 :func:`evaluate` draws ``n_states`` states from an environment with a fixed seed (so every method
 meets the same users and channels), asks a method for each state's allocation and steps the
-environment with it. A method is a name (``"optimum"``: :meth:`~gsemlab.rl.env.BandwidthAllocationEnv.
-optimal_action`; one of :data:`gsemlab.rl.baselines.BASELINES`) or a callable from a batch of
-observations to pixels (e.g. :meth:`gsemlab.rl.add.ADD.act`, or an SB3 model through
+environment with it. A method is a name (``"optimum"``, the environment's exact optimum,
+:meth:`~gsemlab.rl.env.BandwidthAllocationEnv.optimal_action`; one of
+:data:`gsemlab.rl.baselines.BASELINES`) or a callable from a batch of observations to pixels (e.g. :meth:`gsemlab.rl.add.ADD.act`, or an SB3 model through
 :func:`sb3_method`). :func:`gain_share` is the issue's measure, ``(R - R_random) / (R_opt - R_random)``.
 """
 
