@@ -44,12 +44,11 @@ import torch
 from torch import nn
 
 from ..config import ADDConfig
-from .curves import MAP_SIDE, MAX_STEPS
+from .curves import MAP_SIDE
+from .env import FEATURES, IMAGE_PIXELS  # the observation the agent reads: one definition
 
 __all__ = ["ADD", "ADDSettings", "FEATURES", "MARGIN", "action_to_pixels", "fraction_of_bound", "pretrained"]
 
-FEATURES = MAP_SIDE * MAP_SIDE + 3 + MAX_STEPS  # per user (gsemlab.rl.env): map, bound, |S|, SNR, prefixes
-IMAGE_PIXELS = 64 * 64
 _BOUND = MAP_SIDE * MAP_SIDE  # index of a user's bound / 4096 among its features
 PRETRAINED = {"add": "add_n3", "add-cap12": "add_n12_cap"}  # bundled policies (gsemlab/data/rl)
 
