@@ -32,6 +32,7 @@ LAYERS = {
     "gsemlab": 0,  # the package's face: __init__ imports nothing
     "gsemlab.config": 1, "gsemlab.checks": 1, "gsemlab.data": 1, "gsemlab.profiling": 1,
     "gsemlab.prompt": 2, "gsemlab.segment": 2, "gsemlab.packing": 2, "gsemlab.jpsq": 2, "gsemlab.channel": 2,
+    "gsemlab.channel.fading": 3,  # torch channels (the learned codecs train through them)
     "gsemlab.diffusion": 3, "gsemlab.attention": 3, "gsemlab.guidance": 3, "gsemlab.models": 3,
     "gsemlab.toyworld": 3, "gsemlab.testing": 3,
     "gsemlab.gsemcom": 4, "gsemlab.calibration": 4,
@@ -44,7 +45,7 @@ DRAWING = ("gsemlab.viz", "gsemlab.widgets")
 # third-party top-level packages each layer may use (a layer may use those of the layers below it)
 THIRD_PARTY = {
     1: {"numpy", "torch", "psutil"},  # profiling imports torch (CUDA timing) and psutil only when asked
-    2: {"numpy", "scipy", "sklearn", "spacy", "PIL"},
+    2: {"numpy", "scipy", "sklearn", "skimage", "spacy", "PIL"},
     3: {"torch", "diffusers", "transformers", "safetensors", "huggingface_hub", "accelerate", "PIL",
         "dreamsim", "pyiqa"},
     4: set(),

@@ -22,7 +22,7 @@ import os
 import torch
 
 from ..data import DATA_DIR
-from . import metric_nets
+from . import channel_diffusion, metric_nets
 from .autoencoder import stage_decoder, stage_vae
 from .common import cache_dir, load_ckpt, stage_data
 from .unet import export_pipeline, stage_unet, unet_history
@@ -38,6 +38,8 @@ DEFAULTS = {  # stage -> (steps, minutes, batch)
     "toynima": (3000, 10.0, 64),
 }
 STAGES = ("data", "shapes", "vae", "unet", "decoder", "toysim", "toynima", "export")
+#: chapter 10's modules (gsemlab.training.channel_diffusion); ``cdiff-all`` runs the three and exports them
+CDIFF_STAGES = ("cdiff", "cdiff-random", "djscc", "cdiff-export")
 _TRAIN = {"shapes": metric_nets.train_shapes, "vae": stage_vae, "unet": stage_unet, "decoder": stage_decoder,
           "toysim": metric_nets.train_toysim, "toynima": metric_nets.train_toynima}
 
@@ -67,7 +69,7 @@ def export(cache: str, out: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run the stage named on the command line (``argv``, default ``sys.argv[1:]``); returns 0."""
     p = argparse.ArgumentParser(prog="python -m gsemlab.training", description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=STAGES + ("all",))
+    p.add_argument("stage", choices=STAGES + ("all",) + CDIFF_STAGES + ("cdiff-all",))
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--out", default=str(DATA_DIR), help="where export writes the final weights")
     p.add_argument("--steps", type=int, default=None, help="step budget of the stage")
@@ -82,6 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     cache = cache_dir(a.cache_dir)
     stages = [s for s in STAGES if s != "data"] if a.stage == "all" else [a.stage]
+    if a.stage in CDIFF_STAGES + ("cdiff-all",):
+        for st in CDIFF_STAGES if a.stage == "cdiff-all" else [a.stage]:
+            if st == "cdiff-export":
+                print(json.dumps(channel_diffusion.export(cache, None if a.out == str(DATA_DIR) else a.out)))
+                continue
+            steps, minutes, batch = channel_diffusion.DEFAULTS[st]
+            if a.stage != "cdiff-all":
+                steps, minutes, batch = a.steps or steps, a.minutes or minutes, a.batch or batch
+            if st == "djscc":
+                channel_diffusion.stage_djscc(cache, steps, minutes, batch)
+            else:
+                channel_diffusion.stage_latent(cache, steps, minutes, batch,
+                                               variant="matched" if st == "cdiff" else "random")
+        return 0
     for st in stages:
         if st == "data":
             stage_data(cache)
