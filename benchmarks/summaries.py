@@ -132,6 +132,22 @@ def rl(full: dict) -> dict:
     return _pick(full, keys, "rl")
 
 
+def rl_ceiling(full: dict) -> dict:
+    """Chapter 8's box on the ADD targets: what an observation-only policy reaches on held-out states
+    (``benchmarks/rl_ceiling.py``), every aggregate, no per-state rows (it has none)."""
+    keys = ("eval_seed", "n_eval_states", "n_cap_states", "bootstrap", "selection", "nocap", "in_sample",
+            "noise", "cap12")
+    return _pick(full, keys, "rl_ceiling")
+
+
+def channel_diffusion(full: dict) -> dict:
+    """Chapter 9's benchmark: every cell (method, rate, SNR, channel, variant, rule), the effective SNRs,
+    the grid rule's mismatch, the issue's criterion and the training record; no machine details."""
+    keys = ("n_images", "steps", "snrs_db", "rates", "rows", "effective_snr", "timestep_mismatch", "criterion",
+            "training", "seconds")
+    return _pick(full, keys, "channel_diffusion")
+
+
 #: name of the bundled summary -> (full file in :data:`FULL_DIR`, extractor).
 SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "gsemcom": ("gsemcom.json", gsemcom),
@@ -143,6 +159,8 @@ SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "toy_models": ("toy_models.json", toy_models),
     "rate_distortion": ("rate_distortion.json", rate_distortion),
     "rl": ("rl.json", rl),
+    "rl_ceiling": ("rl_ceiling.json", rl_ceiling),
+    "channel_diffusion": ("channel_diffusion.json", channel_diffusion),
 }
 
 

@@ -44,6 +44,14 @@ SNR_DB = (0.0, 20.0)
 DEFAULTS = {"cdiff": (20000, 8.0, 64), "cdiff-random": (20000, 8.0, 64), "djscc": (20000, 20.0, 32)}
 
 
+def _add_data_seconds(cache: str, key: str, seconds: float) -> None:
+    path = os.path.join(cache, "cdiff_data.json")
+    times = json.loads(open(path).read()) if os.path.exists(path) else {}
+    times[key] = round(seconds, 1)
+    with open(path, "w") as f:
+        json.dump(times, f)
+
+
 def stage_data(cache: str) -> dict:
     """Render the training images and VAE-encode them once (``cdiff_images.npy``, ``cdiff_latents.pt``)."""
     img_path, lat_path = os.path.join(cache, "cdiff_images.npy"), os.path.join(cache, "cdiff_latents.pt")
@@ -53,6 +61,7 @@ def stage_data(cache: str) -> dict:
         np.save(img_path + ".tmp.npy", images)
         os.replace(img_path + ".tmp.npy", img_path)
         log(cache, "cdiff", f"rendered {N_IMAGES} images in {time.time() - t:.0f} s")
+        _add_data_seconds(cache, "render_s", time.time() - t)
     images = np.load(img_path, mmap_mode="r")
     if not os.path.exists(lat_path):
         from ..models import load_backend
@@ -67,6 +76,7 @@ def stage_data(cache: str) -> dict:
         torch.save(torch.cat(out), lat_path + ".tmp")
         os.replace(lat_path + ".tmp", lat_path)
         log(cache, "cdiff", f"encoded {N_IMAGES} latents in {time.time() - t:.0f} s")
+        _add_data_seconds(cache, "encode_s", time.time() - t)
     return {"images": images, "latents": torch.load(lat_path)}
 
 
@@ -179,6 +189,10 @@ def export(cache: str, out: str | None = None) -> dict:
     save_file({k: v.contiguous() for k, v in ck["model"].items()}, os.path.join(out, "djscc.safetensors"))
     info["djscc"] = {"steps": ck["step"], "minutes": round(ck["elapsed"] / 60, 2)}
     info["n_images"] = N_IMAGES
+    data_path = os.path.join(cache, "cdiff_data.json")
+    if os.path.exists(data_path):  # rendering and encoding the training set, once
+        with open(data_path) as f:
+            info["data"] = {"minutes": round(sum(json.load(f).values()) / 60, 2)}
     with open(os.path.join(out, "training.json"), "w") as f:
         json.dump(info, f, indent=2)
     return info
