@@ -22,14 +22,11 @@ compression and every SNR up to 10 dB, the diffusion receiver's ToySim distance 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import gsemlab.channel_diffusion as cd
@@ -108,9 +105,10 @@ def main(argv=None) -> int:
            "seconds": round(time.time() - t0, 1),
            "machine": {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
                        "threads": a.threads}}
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {a.out} in {out['seconds']:.0f} s")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from summaries import save_result
+
+    save_result(out, a.out)
     return 0
 
 

@@ -23,7 +23,6 @@ random, ``(R - R_random) / (R_opt - R_random)``, is reported per method. The bun
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -256,15 +255,10 @@ def main(argv=None) -> int:
         args.steps, args.seeds, args.cap_steps, args.cap_seeds = 600, 1, 600, 1
         args.methods, args.cap_methods = ["add_T5", "ppo"], ["add_T5"]
     res = run(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out} ({res['seconds']:.0f} s)")
-    if out.resolve().parent == RESULTS.resolve():
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from summaries import write_for
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from summaries import save_result
 
-        write_for(out)
+    save_result(res, args.out)
     return 0
 
 

@@ -433,15 +433,10 @@ def main(argv=None) -> int:
     if args.quick:
         args.states, args.train_states, args.cap_states = 200, 200, 20
     res = run(args)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out} ({res['seconds']:.0f} s)")
-    if out.resolve().parent == RESULTS.resolve():
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from summaries import write_for
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from summaries import save_result
 
-        write_for(out)
+    save_result(res, args.out)
     return 0
 
 

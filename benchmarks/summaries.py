@@ -203,6 +203,16 @@ def write_for(full_path: str | Path) -> Path | None:
     return None
 
 
+def save_result(result: dict, out: str | Path) -> Path:
+    """Write a benchmark's full result as JSON to ``out``, then its bundled summary (:func:`write_for`)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out} ({result.get('seconds', 0):.0f} s)")
+    write_for(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="exit 1 when a bundled summary is out of date")

@@ -29,7 +29,7 @@ def test_matched_timestep_hits_the_snr_exactly(scheduler, snr_db):
     assert cd.alpha_bar_for_snr(snr_db) == pytest.approx(snr / (1 + snr), rel=1e-12)
     # t* lies between the two grid steps that bracket the SNR
     a = scheduler.alphas_cumprod.double().numpy()
-    lo = int(math.floor(t))
+    lo = math.floor(t)
     assert a[lo] >= abar >= a[min(lo + 1, a.size - 1)]
 
 
@@ -54,7 +54,7 @@ def test_rescaled_received_latent_has_the_target_snr_within_0_1_db(scheduler, sn
     assert x_t.var().item() == pytest.approx(1.0, abs=0.02)
     # and its noise is the forward process's at t*: same as forward_noise at the nearest grid step, up to
     # the tiny difference between t* and that step
-    t_grid = int(round(t))
+    t_grid = round(t)
     ref = forward_noise(z, torch.full((z.shape[0],), t_grid), scheduler, noise=torch.randn(z.shape, generator=g))
     assert x_t.var().item() == pytest.approx(ref.var().item(), abs=0.03)
 
@@ -160,3 +160,12 @@ def test_bundled_systems_improve_with_snr_and_the_receiver_is_seeded():
     assert a == b
     for key in ("psnr_db", "ssim", "toysim", "psnr_db_se", "ssim_se", "toysim_se"):
         assert math.isfinite(a[key])
+
+
+def test_lpips_is_optional_and_asked_for_clearly():
+    with pytest.raises(TypeError, match="lpips"):
+        cd.evaluate("latent", snr_db=10.0, rate=1 / 16, lpips="yes")
+    if cd.system.lpips_metric() is None:  # no pyiqa or no weights (always so offline without [hub])
+        with pytest.raises(RuntimeError, match="LPIPS is not available"):
+            cd.evaluate("latent", snr_db=10.0, rate=1 / 16, n_images=2, lpips=True)
+        assert "lpips" not in cd.evaluate("latent", snr_db=10.0, rate=1 / 16, n_images=2)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from gsemlab.viz import channel_diffusion as vcd  # noqa: E402
+from gsemlab.viz import channel_diffusion as vcd
 
 
 def test_snr_timestep_figure_marks_the_matched_points():

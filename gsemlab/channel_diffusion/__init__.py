@@ -6,11 +6,28 @@
 """
 
 from .modules import MAX_SYMBOLS, RATES, DeepJSCC, Downsampler, Upsampler, check_rate, n_symbols
-from .schedule import (alpha_bar_at, alpha_bar_for_snr, grid_timestep, log_snr, matched_timestep,
-                       timestep_mismatch_db, to_diffusion_input)
-from .system import CHANNELS, METHODS, VARIANTS, ChannelDiffusion, evaluate, heldout_images, pretrained, send
+from .schedule import (
+                       alpha_bar_at,
+                       alpha_bar_for_snr,
+                       grid_timestep,
+                       log_snr,
+                       matched_timestep,
+                       timestep_mismatch_db,
+                       to_diffusion_input,
+)
+from .system import (
+                       CHANNELS,
+                       METHODS,
+                       VARIANTS,
+                       ChannelDiffusion,
+                       evaluate,
+                       heldout_images,
+                       lpips_metric,
+                       pretrained,
+                       send,
+)
 
 __all__ = ["CHANNELS", "MAX_SYMBOLS", "METHODS", "RATES", "VARIANTS", "ChannelDiffusion", "DeepJSCC", "Downsampler",
            "Upsampler", "alpha_bar_at", "alpha_bar_for_snr", "check_rate", "evaluate", "grid_timestep",
-           "heldout_images", "log_snr", "matched_timestep", "n_symbols", "pretrained", "send",
+           "heldout_images", "log_snr", "lpips_metric", "matched_timestep", "n_symbols", "pretrained", "send",
            "timestep_mismatch_db", "to_diffusion_input"]

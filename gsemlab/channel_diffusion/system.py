@@ -30,11 +30,11 @@ import torch
 
 from ..channel.fading import awgn, equalise, rayleigh_block
 from ..data import DATA_DIR
-from .modules import LATENT_SHAPE, DeepJSCC, Downsampler, Upsampler, check_rate
+from .modules import DeepJSCC, Downsampler, Upsampler, check_rate
 from .schedule import alpha_bar_at, grid_timestep, matched_timestep
 
 __all__ = ["BUNDLE_DIR", "CHANNELS", "FADING_BLOCK", "METHODS", "VARIANTS", "ChannelDiffusion", "evaluate",
-           "pretrained", "send"]
+           "heldout_images", "images_to_tensor", "lpips_metric", "pretrained", "send", "tensor_to_images"]
 
 BUNDLE_DIR = DATA_DIR / "channel_diffusion"
 METHODS = ("diffusion", "latent", "djscc")
@@ -86,7 +86,17 @@ def send(symbols: torch.Tensor, snr_db, *, channel: str = "awgn", generator=None
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 images (N, 64, 64, 3) -> float (N, 3, 64, 64) in [-1, 1]."""
+    """uint8 images to the modules' input: (N, 64, 64, 3) -> float (N, 3, 64, 64) in [-1, 1].
+
+    Parameters
+    ----------
+    images : numpy.ndarray of uint8, shape (N, 64, 64, 3)
+        RGB images.
+
+    Returns
+    -------
+    torch.Tensor
+    """
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 \
             or images.shape[1:] != (64, 64, 3):
         raise ValueError(f"images must be uint8 of shape (N, 64, 64, 3), got "
@@ -95,7 +105,17 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def tensor_to_images(x: torch.Tensor) -> np.ndarray:
-    """float (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3)."""
+    """The inverse of :func:`images_to_tensor`: float (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Images in [-1, 1] (clamped).
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+    """
     return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
@@ -308,16 +328,47 @@ def pretrained() -> ChannelDiffusion:
 
 
 def heldout_images(n_images: int, seed: int = 0):
-    """``n_images`` ShapesWorld test-split renders and captions (never seen in training)."""
+    """ShapesWorld test-split renders and their captions (never seen in training).
+
+    Parameters
+    ----------
+    n_images : int
+        How many scenes.
+    seed : int
+        Scene seed (:func:`gsemlab.toyworld.sample_scenes`).
+
+    Returns
+    -------
+    images : numpy.ndarray of uint8, shape (n_images, 64, 64, 3)
+    captions : list of str
+    """
     from ..toyworld.world import render_batch, sample_scenes
 
     scenes = sample_scenes(n_images, seed=seed, split="test")
     return render_batch(scenes), [s.caption for s in scenes]
 
 
+def lpips_metric():
+    """pyiqa's LPIPS (the paper's perceptual metric) when pyiqa and its weights are present, else None.
+
+    LPIPS needs backbone weights that the course cannot download offline; with the ``[hub]`` extra and
+    the weights in pyiqa's cache it is computed beside ToySim. Any failure to load means "absent".
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("pyiqa") is None:
+        return None
+    try:
+        import pyiqa
+
+        return pyiqa.create_metric("lpips", device="cpu", as_loss=False)
+    except Exception:  # noqa: BLE001 - no weights, no network, an incompatible torchvision: not available
+        return None
+
+
 def evaluate(method: str, *, snr_db: float, rate: float, n_images: int = 64, seed: int = 0,
              channel: str = "awgn", variant: str = "matched", rule: str = "exact", steps: int = 20,
-             guidance_scale: float = 1.0) -> dict:
+             guidance_scale: float = 1.0, lpips: bool | None = None) -> dict:
     """PSNR, SSIM and ToySim distance of one method on held-out ShapesWorld images.
 
     Parameters
@@ -334,12 +385,15 @@ def evaluate(method: str, *, snr_db: float, rate: float, n_images: int = 64, see
         Seed of the scenes and of the channel noise.
     channel, variant, rule, steps, guidance_scale
         As in :meth:`ChannelDiffusion.transmit`.
+    lpips : bool, optional
+        Also score real LPIPS (:func:`lpips_metric`): ``None`` when its weights are present, ``True``
+        always (an error when they are not), ``False`` never.
 
     Returns
     -------
     dict
         ``psnr_db``, ``ssim``, ``toysim`` (means over images) and their standard errors ``*_se``, with
-        ``n_images`` and the settings.
+        ``n_images`` and the settings; ``lpips`` and ``lpips_se`` too when LPIPS was scored.
     """
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -349,13 +403,25 @@ def evaluate(method: str, *, snr_db: float, rate: float, n_images: int = 64, see
     snr_db, rate = _check_snr(snr_db), check_rate(rate)
     if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 2:
         raise ValueError(f"n_images must be an int >= 2, got {n_images!r}")
+    if lpips not in (None, True, False):
+        raise TypeError(f"lpips must be None, True or False, got {lpips!r}")
+    metric = lpips_metric() if lpips is not False else None
+    if lpips is True and metric is None:
+        raise RuntimeError("LPIPS is not available: install the [hub] extra and put pyiqa's LPIPS weights "
+                           "in its cache (they cannot be downloaded offline)")
     images, captions = heldout_images(n_images, seed)
     out = pretrained().transmit(images, captions, method=method, snr_db=snr_db, rate=rate, channel=channel,
                                 variant=variant, rule=rule, seed=seed, steps=steps, guidance_scale=guidance_scale)
     psnr = np.array([peak_signal_noise_ratio(a, b, data_range=255) for a, b in zip(images, out)])
     ssim = np.array([structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(images, out)])
     dist = np.asarray(ToySim.from_pretrained().distance(list(images), list(out)), dtype=float)
-    se = lambda v: float(v.std(ddof=1) / math.sqrt(v.size))  # noqa: E731
-    return {"method": method, "snr_db": snr_db, "rate": rate, "channel": channel, "variant": variant, "rule": rule,
+    se = lambda v: float(v.std(ddof=1) / math.sqrt(v.size))
+    extra = {}
+    if metric is not None:
+        with torch.no_grad():
+            to01 = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255.0
+            lp = np.asarray(metric(to01(out), to01(images)).reshape(-1), dtype=float)
+        extra = {"lpips": float(lp.mean()), "lpips_se": se(lp)}
+    return {**extra, "method": method, "snr_db": snr_db, "rate": rate, "channel": channel, "variant": variant, "rule": rule,
             "n_images": n_images, "psnr_db": float(psnr.mean()), "psnr_db_se": se(psnr), "ssim": float(ssim.mean()),
             "ssim_se": se(ssim), "toysim": float(dist.mean()), "toysim_se": se(dist)}

@@ -46,7 +46,10 @@ DEFAULTS = {"cdiff": (20000, 8.0, 64), "cdiff-random": (20000, 8.0, 64), "djscc"
 
 def _add_data_seconds(cache: str, key: str, seconds: float) -> None:
     path = os.path.join(cache, "cdiff_data.json")
-    times = json.loads(open(path).read()) if os.path.exists(path) else {}
+    times = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            times = json.load(f)
     times[key] = round(seconds, 1)
     with open(path, "w") as f:
         json.dump(times, f)
