@@ -47,6 +47,7 @@ __all__ = [
     "rayleigh_block",
 ]
 
+#: the equalisers of :func:`equalise`
 EQUALISERS = ("zf", "mmse")
 
 
@@ -222,6 +223,7 @@ def measured_snr_db(x: torch.Tensor, y: torch.Tensor) -> float:
 
 # -- correlated OFDM fading (DeKA-g) -------------------------------------------------------------------
 
+#: how long a gain vector of :func:`ofdm_fading` holds: one image or one OFDM symbol
 COHERENCE = ("image", "slot")
 
 

@@ -17,9 +17,13 @@ from torch import nn
 __all__ = ["IMAGE_PIXELS", "LATENT_SHAPE", "MAX_SYMBOLS", "RATES", "DeepJSCC", "Downsampler", "Upsampler",
            "check_latents", "check_rate", "n_symbols"]
 
+#: pixels of a 64 x 64 image (the rate counts channel uses per pixel)
 IMAGE_PIXELS = 64 * 64
-LATENT_SHAPE = (4, 16, 16)  # the toy VAE's latent of a 64 x 64 image
-RATES = (1 / 16, 1 / 32, 1 / 64)  # complex channel uses per pixel: 256, 128 and 64 symbols per image
+#: the toy VAE's latent of a 64 x 64 image
+LATENT_SHAPE = (4, 16, 16)
+#: complex channel uses per pixel: 256, 128 and 64 symbols per image
+RATES = (1 / 16, 1 / 32, 1 / 64)
+#: symbols of the highest rate (4 complex maps of 8 x 8)
 MAX_SYMBOLS = 256
 _MAPS, _SIDE = 4, 8  # complex feature maps of 8 x 8 = 64 symbols each
 

@@ -1,6 +1,6 @@
 """The channel's SNR as a diffusion timestep: the exact (interpolated) match and the grid rule.
 
-A variance-preserving diffusion (chapter 1, Eq. 3 of [G-SemCom]) noises a latent ``z`` of unit
+A variance-preserving diffusion (chapter 1, Eq. 3 in [G-SemCom]) noises a latent ``z`` of unit
 variance to ``x_t = sqrt(abar_t) z + sqrt(1 - abar_t) eps``: its signal-to-noise ratio is
 ``abar_t / (1 - abar_t)``. A receiver holding ``z_hat = z + n`` with noise of variance ``1 / SNR``
 per element (the channel's, carried into the latent by the upsampler) scales it by ``sqrt(abar)``
@@ -56,7 +56,7 @@ def log_snr(alphas_cumprod) -> np.ndarray:
     Parameters
     ----------
     alphas_cumprod : diffusers scheduler or array-like of float
-        ``abar_t`` for ``t = 0 .. T-1`` (Eq. 3 of [G-SemCom]; a scheduler's ``alphas_cumprod``).
+        ``abar_t`` for ``t = 0 .. T-1`` (Eq. 3 in [G-SemCom]; a scheduler's ``alphas_cumprod``).
     """
     a = _check_alpha_bars(alphas_cumprod)
     return np.log(a) - np.log1p(-a)

@@ -36,11 +36,17 @@ from .schedule import alpha_bar_at, grid_timestep, matched_timestep
 __all__ = ["BUNDLE_DIR", "CHANNELS", "FADING_BLOCK", "METHODS", "VARIANTS", "ChannelDiffusion", "evaluate",
            "heldout_images", "images_to_tensor", "lpips_metric", "pretrained", "send", "tensor_to_images"]
 
+#: the bundled weights of the modules (``python -m gsemlab.training cdiff-all``)
 BUNDLE_DIR = DATA_DIR / "channel_diffusion"
+#: the three receivers (module docstring)
 METHODS = ("diffusion", "latent", "djscc")
+#: the channels of :func:`send`
 CHANNELS = ("awgn", "rayleigh")
-VARIANTS = ("matched", "random")  # how the upsampler's variance target was set in training
-FADING_BLOCK = 16  # symbols per Rayleigh block (the coherence time)
+#: how the upsampler's variance target was set in training
+VARIANTS = ("matched", "random")
+#: symbols per Rayleigh block (the coherence time)
+FADING_BLOCK = 16
+#: the SNRs the modules were trained at (dB)
 SNR_RANGE_DB = (0.0, 20.0)
 
 

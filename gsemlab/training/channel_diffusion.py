@@ -38,9 +38,13 @@ from .common import fit, load_ckpt, log, save_ckpt
 
 __all__ = ["CODE_KL", "DEFAULTS", "N_IMAGES", "export", "stage_data", "stage_djscc", "stage_latent"]
 
-N_IMAGES = 16384  # training renders (train split, seed 11)
+#: training renders (train split, seed 11)
+N_IMAGES = 16384
+#: weight of the code's KL term in the loss
 CODE_KL = 1e-3
+#: training SNRs (dB, uniform)
 SNR_DB = (0.0, 20.0)
+#: stage -> (steps, minutes, batch)
 DEFAULTS = {"cdiff": (20000, 8.0, 64), "cdiff-random": (20000, 8.0, 64), "djscc": (20000, 20.0, 32)}
 
 
