@@ -148,6 +148,14 @@ def channel_diffusion(full: dict) -> dict:
     return _pick(full, keys, "channel_diffusion")
 
 
+def align(full: dict) -> dict:
+    """The knowledge-alignment benchmark (T-KA): every cell, the means, parameter counts, gains, criteria and
+    the training record; no machine details."""
+    keys = ("n_images", "snrs_db", "rates", "delay_spreads_s", "rows", "means", "trainable", "gains", "criteria",
+            "training", "seconds")
+    return _pick(full, keys, "align")
+
+
 #: name of the bundled summary -> (full file in :data:`FULL_DIR`, extractor).
 SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "gsemcom": ("gsemcom.json", gsemcom),
@@ -161,6 +169,7 @@ SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "rl": ("rl.json", rl),
     "rl_ceiling": ("rl_ceiling.json", rl_ceiling),
     "channel_diffusion": ("channel_diffusion.json", channel_diffusion),
+    "align": ("align.json", align),
 }
 
 

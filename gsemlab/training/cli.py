@@ -22,7 +22,7 @@ import os
 import torch
 
 from ..data import DATA_DIR
-from . import channel_diffusion, metric_nets
+from . import align, channel_diffusion, metric_nets
 from .autoencoder import stage_decoder, stage_vae
 from .common import cache_dir, load_ckpt, stage_data
 from .unet import export_pipeline, stage_unet, unet_history
@@ -40,6 +40,8 @@ DEFAULTS = {  # stage -> (steps, minutes, batch)
 STAGES = ("data", "shapes", "vae", "unet", "decoder", "toysim", "toynima", "export")
 #: chapter 10's modules (gsemlab.training.channel_diffusion); ``cdiff-all`` runs the three and exports them
 CDIFF_STAGES = ("cdiff", "cdiff-random", "djscc", "cdiff-export")
+#: the knowledge-alignment codec (gsemlab.training.align); ``align-all`` runs them and exports them
+ALIGN_STAGES = ("align-pretrain", "align-subject", "align-lora", "align-cala", "align-full-ft", "align-export")
 _TRAIN = {"shapes": metric_nets.train_shapes, "vae": stage_vae, "unet": stage_unet, "decoder": stage_decoder,
           "toysim": metric_nets.train_toysim, "toynima": metric_nets.train_toynima}
 
@@ -69,7 +71,8 @@ def export(cache: str, out: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run the stage named on the command line (``argv``, default ``sys.argv[1:]``); returns 0."""
     p = argparse.ArgumentParser(prog="python -m gsemlab.training", description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=STAGES + ("all",) + CDIFF_STAGES + ("cdiff-all",))
+    p.add_argument("stage", choices=STAGES + ("all",) + CDIFF_STAGES + ("cdiff-all",) + ALIGN_STAGES
+                   + ("align-all",))
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--out", default=str(DATA_DIR), help="where export writes the final weights")
     p.add_argument("--steps", type=int, default=None, help="step budget of the stage")
@@ -84,6 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     cache = cache_dir(a.cache_dir)
     stages = [s for s in STAGES if s != "data"] if a.stage == "all" else [a.stage]
+    if a.stage in ALIGN_STAGES + ("align-all",):
+        for st in ALIGN_STAGES if a.stage == "align-all" else [a.stage]:
+            if st == "align-export":
+                print(json.dumps(align.export(cache, None if a.out == str(DATA_DIR) else a.out)))
+            elif st == "align-subject":
+                align.stage_subject(cache)
+            else:
+                steps, minutes, batch = align.DEFAULTS[st]
+                if a.stage != "align-all":
+                    steps, minutes, batch = a.steps or steps, a.minutes or minutes, a.batch or batch
+                if st == "align-pretrain":
+                    align.stage_pretrain(cache, steps, minutes, batch)
+                else:
+                    align.stage_adapt(cache, st, steps, minutes, batch)
+        return 0
     if a.stage in CDIFF_STAGES + ("cdiff-all",):
         for st in CDIFF_STAGES if a.stage == "cdiff-all" else [a.stage]:
             if st == "cdiff-export":
