@@ -145,7 +145,7 @@ def test_training_stages_run_on_a_tiny_cache(tmp_path, monkeypatch):
     cache = str(tmp_path)
     ta.stage_pretrain(cache, 2, 5, 4)
     for stage in ta.ADAPT_STAGES:
-        ta.stage_adapt(cache, stage, 2, 5, 4)
+        ta.stage_adapt(cache, 2, 5, 4, stage=stage)
     info = ta.export(cache, str(tmp_path / "out"))
     assert info["align-cala"]["trainable"] == al.make_method("cala").trainable
     for method in ("lora", "cala"):

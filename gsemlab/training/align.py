@@ -26,7 +26,7 @@ import torch
 from ..align.codec import DELAY_SPREADS_S, RATES, Condition
 from ..align.system import BUNDLE_DIR, DEPLOY_CONDITIONS, PRETRAIN_CONDITIONS, make_method, subject_batch
 from .channel_diffusion import stage_data
-from .common import fit, load_ckpt, log, save_ckpt
+from .common import finish, load_ckpt, log, resume
 
 __all__ = ["ADAPT_STAGES", "DEFAULTS", "N_SUBJECT", "export", "stage_adapt", "stage_pretrain", "stage_subject"]
 
@@ -68,11 +68,19 @@ class _Pretrain(torch.nn.Module):
 
 
 def stage_pretrain(cache: str, steps: int, minutes: float, batch: int, *, seed: int = 0) -> None:
-    """Pretrain the codec on generic latents under the pretraining conditions (Eq. 4 of [DeKA-g])."""
-    path = os.path.join(cache, "align-pretrain.pt")
-    ck = load_ckpt(path)
-    if ck is not None and ck.get("done"):
-        log(cache, "align-pretrain", "done already")
+    """Pretrain the codec on generic latents under the pretraining conditions (Eq. 4 of [DeKA-g]).
+
+    Parameters
+    ----------
+    cache : str
+        The cache folder (checkpoints, the training data).
+    steps, minutes, batch : int, float, int
+        Step budget, wall-time budget and batch size (:class:`~gsemlab.training.common.Budget`).
+    seed : int
+        Seed of the initialisation and the batches.
+    """
+    state = resume(cache, "align-pretrain")
+    if state is None:
         return
     latents = stage_data(cache)["latents"]
     torch.manual_seed(seed)
@@ -83,10 +91,7 @@ def stage_pretrain(cache: str, steps: int, minutes: float, batch: int, *, seed: 
         idx = torch.from_numpy(rng.integers(0, latents.shape[0], batch))
         return _loss(model, latents[idx], rng), ""
 
-    step, budget = fit(cache, "align-pretrain", path, ck, model, opt, batch_loss, steps, minutes, seed, lr=2e-3,
-                       warmup=200)
-    save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed,
-               "done": True}, path)
+    finish(cache, "align-pretrain", *state, model, opt, batch_loss, steps, minutes, seed, lr=2e-3, warmup=200)
 
 
 def stage_subject(cache: str) -> torch.Tensor:
@@ -108,13 +113,23 @@ def _pretrained_state(cache: str) -> dict:
     return {k[len("inner.codec."):]: v for k, v in ck["model"].items() if k.startswith("inner.codec.")}
 
 
-def stage_adapt(cache: str, stage: str, steps: int, minutes: float, batch: int, *, seed: int = 0) -> None:
-    """Adapt the pretrained codec to the subject and the deployment by one method (``ADAPT_STAGES``)."""
+def stage_adapt(cache: str, steps: int, minutes: float, batch: int, *, stage: str, seed: int = 0) -> None:
+    """Adapt the pretrained codec to the subject and the deployment by one method (Eq. 7 of [DeKA-g]).
+
+    Parameters
+    ----------
+    cache : str
+        The cache folder (checkpoints, the training data).
+    steps, minutes, batch : int, float, int
+        Step budget, wall-time budget and batch size (:class:`~gsemlab.training.common.Budget`).
+    stage : str
+        One of :data:`ADAPT_STAGES` (its method: LoRA, CALA or full fine-tuning).
+    seed : int
+        Seed of the initialisation and the batches.
+    """
     method = ADAPT_STAGES[stage]
-    path = os.path.join(cache, f"{stage}.pt")
-    ck = load_ckpt(path)
-    if ck is not None and ck.get("done"):
-        log(cache, stage, "done already")
+    state = resume(cache, stage)
+    if state is None:
         return
     latents = stage_subject(cache)
     torch.manual_seed(seed)
@@ -127,9 +142,8 @@ def stage_adapt(cache: str, stage: str, steps: int, minutes: float, batch: int, 
         idx = torch.from_numpy(rng.integers(0, latents.shape[0], batch))
         return _loss(model, latents[idx], rng), ""
 
-    step, budget = fit(cache, stage, path, ck, model, opt, batch_loss, steps, minutes, seed, lr=lr, warmup=50)
-    save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed,
-               "done": True, "trainable": model.trainable}, path)
+    finish(cache, stage, *state, model, opt, batch_loss, steps, minutes, seed, lr=lr, warmup=50,
+           trainable=model.trainable)
 
 
 def export(cache: str, out: str | None = None) -> dict:

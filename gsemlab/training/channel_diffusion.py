@@ -34,7 +34,7 @@ from ..channel_diffusion.modules import RATES, DeepJSCC, Downsampler, Upsampler
 from ..channel_diffusion.schedule import alpha_bar_at, matched_timestep
 from ..channel_diffusion.system import BUNDLE_DIR, CHANNELS, send
 from ..toyworld.world import render_batch, sample_scenes
-from .common import fit, load_ckpt, log, save_ckpt
+from .common import finish, load_ckpt, log, resume
 
 __all__ = ["CODE_KL", "DEFAULTS", "N_IMAGES", "export", "stage_data", "stage_djscc", "stage_latent"]
 
@@ -113,12 +113,22 @@ def latent_loss(pair, z, rate, snr, channel, generator, s2):
 
 def stage_latent(cache: str, steps: int, minutes: float, batch: int, *, variant: str = "matched",
                  seed: int = 0) -> None:
-    """Train the downsampler and upsampler of one variant (``matched`` or ``random``)."""
+    """Train the downsampler and upsampler of one variant (``matched`` or ``random``).
+
+    Parameters
+    ----------
+    cache : str
+        The cache folder (checkpoints, the training data).
+    steps, minutes, batch : int, float, int
+        Step budget, wall-time budget and batch size (:class:`~gsemlab.training.common.Budget`).
+    variant : {"matched", "random"}
+        The variance target (module docstring).
+    seed : int
+        Seed of the initialisation and the batches.
+    """
     name = "cdiff" if variant == "matched" else "cdiff-random"
-    path = os.path.join(cache, f"{name}.pt")
-    ck = load_ckpt(path)
-    if ck is not None and ck.get("done"):
-        log(cache, name, "done already")
+    state = resume(cache, name)
+    if state is None:
         return
     data = stage_data(cache)
     latents = data["latents"]
@@ -141,18 +151,23 @@ def stage_latent(cache: str, steps: int, minutes: float, batch: int, *, variant:
         loss, rec, var, code = latent_loss(pair, latents[idx], rate, snr, channel, g, s2)
         return loss, f"rec {rec.item():.4f} var {var.item():.4f} code {code.item():.3f}"
 
-    step, budget = fit(cache, name, path, ck, pair, opt, batch_loss, steps, minutes, seed, lr=2e-3, warmup=200)
-    save_ckpt({"model": pair.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed,
-               "done": True}, path)
-    log(cache, name, f"finished at step {step}, {budget.elapsed / 60:.1f} min")
+    finish(cache, name, *state, pair, opt, batch_loss, steps, minutes, seed, lr=2e-3, warmup=200)
 
 
 def stage_djscc(cache: str, steps: int, minutes: float, batch: int, *, seed: int = 0) -> None:
-    """Train the deep-JSCC baseline on the training renders."""
-    path = os.path.join(cache, "djscc.pt")
-    ck = load_ckpt(path)
-    if ck is not None and ck.get("done"):
-        log(cache, "djscc", "done already")
+    """Train the deep-JSCC baseline on the training renders.
+
+    Parameters
+    ----------
+    cache : str
+        The cache folder (checkpoints, the training data).
+    steps, minutes, batch : int, float, int
+        Step budget, wall-time budget and batch size (:class:`~gsemlab.training.common.Budget`).
+    seed : int
+        Seed of the initialisation and the batches.
+    """
+    state = resume(cache, "djscc")
+    if state is None:
         return
     images = stage_data(cache)["images"]
     torch.manual_seed(seed)
@@ -167,10 +182,7 @@ def stage_djscc(cache: str, steps: int, minutes: float, batch: int, *, seed: int
         loss = (out - x).pow(2).mean()
         return loss, ""
 
-    step, budget = fit(cache, "djscc", path, ck, model, opt, batch_loss, steps, minutes, seed, lr=1e-3, warmup=200)
-    save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed,
-               "done": True}, path)
-    log(cache, "djscc", f"finished at step {step}, {budget.elapsed / 60:.1f} min")
+    finish(cache, "djscc", *state, model, opt, batch_loss, steps, minutes, seed, lr=1e-3, warmup=200)
 
 
 def export(cache: str, out: str | None = None) -> dict:

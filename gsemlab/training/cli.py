@@ -16,6 +16,7 @@ the cross-attention maps (`gsemlab.training.attnloss`, ``--attn-weight``, 0 turn
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 
@@ -42,6 +43,14 @@ STAGES = ("data", "shapes", "vae", "unet", "decoder", "toysim", "toynima", "expo
 CDIFF_STAGES = ("cdiff", "cdiff-random", "djscc", "cdiff-export")
 #: the knowledge-alignment codec (gsemlab.training.align); ``align-all`` runs them and exports them
 ALIGN_STAGES = ("align-pretrain", "align-subject", "align-lora", "align-cala", "align-full-ft", "align-export")
+#: the stages of chapters 9 and 11: name -> f(cache, steps, minutes, batch)
+_CHAPTER_STAGES = {
+    "cdiff": lambda c, s, m, b: channel_diffusion.stage_latent(c, s, m, b, variant="matched"),
+    "cdiff-random": lambda c, s, m, b: channel_diffusion.stage_latent(c, s, m, b, variant="random"),
+    "djscc": channel_diffusion.stage_djscc,
+    "align-pretrain": align.stage_pretrain,
+    **{st: functools.partial(align.stage_adapt, stage=st) for st in align.ADAPT_STAGES},
+}
 _TRAIN = {"shapes": metric_nets.train_shapes, "vae": stage_vae, "unet": stage_unet, "decoder": stage_decoder,
           "toysim": metric_nets.train_toysim, "toynima": metric_nets.train_toynima}
 
@@ -87,34 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.threads)
     cache = cache_dir(a.cache_dir)
     stages = [s for s in STAGES if s != "data"] if a.stage == "all" else [a.stage]
-    if a.stage in ALIGN_STAGES + ("align-all",):
-        for st in ALIGN_STAGES if a.stage == "align-all" else [a.stage]:
-            if st == "align-export":
-                print(json.dumps(align.export(cache, None if a.out == str(DATA_DIR) else a.out)))
+    out = None if a.out == str(DATA_DIR) else a.out
+    for family, everything, module in ((ALIGN_STAGES, "align-all", align), (CDIFF_STAGES, "cdiff-all", channel_diffusion)):
+        if a.stage not in family + (everything,):
+            continue
+        for st in family if a.stage == everything else [a.stage]:
+            if st.endswith("-export"):
+                print(json.dumps(module.export(cache, out)))
             elif st == "align-subject":
                 align.stage_subject(cache)
             else:
-                steps, minutes, batch = align.DEFAULTS[st]
-                if a.stage != "align-all":
+                steps, minutes, batch = module.DEFAULTS[st]
+                if a.stage != everything:
                     steps, minutes, batch = a.steps or steps, a.minutes or minutes, a.batch or batch
-                if st == "align-pretrain":
-                    align.stage_pretrain(cache, steps, minutes, batch)
-                else:
-                    align.stage_adapt(cache, st, steps, minutes, batch)
-        return 0
-    if a.stage in CDIFF_STAGES + ("cdiff-all",):
-        for st in CDIFF_STAGES if a.stage == "cdiff-all" else [a.stage]:
-            if st == "cdiff-export":
-                print(json.dumps(channel_diffusion.export(cache, None if a.out == str(DATA_DIR) else a.out)))
-                continue
-            steps, minutes, batch = channel_diffusion.DEFAULTS[st]
-            if a.stage != "cdiff-all":
-                steps, minutes, batch = a.steps or steps, a.minutes or minutes, a.batch or batch
-            if st == "djscc":
-                channel_diffusion.stage_djscc(cache, steps, minutes, batch)
-            else:
-                channel_diffusion.stage_latent(cache, steps, minutes, batch,
-                                               variant="matched" if st == "cdiff" else "random")
+                _CHAPTER_STAGES[st](cache, steps, minutes, batch)
         return 0
     for st in stages:
         if st == "data":

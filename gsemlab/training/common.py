@@ -16,7 +16,7 @@ import numpy as np
 
 from ..toyworld.world import render_batch, sample_scenes
 
-__all__ = ["N_TRAIN", "Budget", "cache_dir", "fit", "load_ckpt", "log", "save_ckpt", "stage_data"]
+__all__ = ["N_TRAIN", "Budget", "cache_dir", "finish", "fit", "load_ckpt", "log", "resume", "save_ckpt", "stage_data"]
 
 #: training scenes rendered by the ``data`` stage
 N_TRAIN = 60000
@@ -171,6 +171,50 @@ def fit(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: in
         if budget.checkpoint_due():
             save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                        "elapsed": budget.elapsed}, path)
+    return step, budget
+
+
+def resume(cache: str, stage: str):
+    """Where a stage checkpoints and what it resumes from, or None when it has finished already.
+
+    Parameters
+    ----------
+    cache, stage : str
+        The cache folder and the stage's name (its checkpoint is ``<cache>/<stage>.pt``).
+
+    Returns
+    -------
+    (str, dict or None) or None
+        The checkpoint's path and its contents (None for a fresh start); None (logged) when done.
+    """
+    path = os.path.join(cache, f"{stage}.pt")
+    ck = load_ckpt(path)
+    if ck is not None and ck.get("done"):
+        log(cache, stage, "done already")
+        return None
+    return path, ck
+
+
+def finish(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: int, minutes: float, seed: int,
+           *, lr: float, warmup: int, **extra):
+    """:func:`fit`, then the final checkpoint marked done (with ``extra`` fields) and a log line.
+
+    Parameters
+    ----------
+    cache, stage, path, ck, model, opt, batch_loss, steps, minutes, seed, lr, warmup
+        As in :func:`fit` (``path`` and ``ck`` from :func:`resume`).
+    **extra
+        More fields of the final checkpoint (e.g. the count of trainable parameters).
+
+    Returns
+    -------
+    step : int
+    budget : Budget
+    """
+    step, budget = fit(cache, stage, path, ck, model, opt, batch_loss, steps, minutes, seed, lr=lr, warmup=warmup)
+    save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": budget.elapsed,
+               "done": True, **extra}, path)
+    log(cache, stage, f"finished at step {step}, {budget.elapsed / 60:.1f} min")
     return step, budget
 
 
