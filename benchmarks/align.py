@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,9 @@ import torch
 
 import gsemlab.align as al
 from gsemlab.align.system import BUNDLE_DIR
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summaries import machine_info, save_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -66,11 +68,7 @@ def main(argv=None) -> int:
            "gains": gains, "criteria": crit,
            "training": json.loads(info_path.read_text()) if info_path.exists() else {},
            "seconds": round(time.time() - t0, 1),
-           "machine": {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
-                       "threads": a.threads}}
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from summaries import save_result
-
+           "machine": machine_info(a.threads)}
     save_result(out, a.out)
     return 0
 

@@ -22,7 +22,6 @@ compression and every SNR up to 10 dB, the diffusion receiver's ToySim distance 
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,9 @@ import torch
 
 import gsemlab.channel_diffusion as cd
 from gsemlab.channel.fading import measured_snr_db
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from summaries import machine_info, save_result
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -103,11 +105,7 @@ def main(argv=None) -> int:
            "rates": list(cd.RATES), "rows": rows, "effective_snr": eff, "timestep_mismatch": mismatch,
            "criterion": {"passed": passed, "cells": crit}, "training": system.info,
            "seconds": round(time.time() - t0, 1),
-           "machine": {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
-                       "threads": a.threads}}
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from summaries import save_result
-
+           "machine": machine_info(a.threads)}
     save_result(out, a.out)
     return 0
 

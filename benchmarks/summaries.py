@@ -212,6 +212,16 @@ def write_for(full_path: str | Path) -> Path | None:
     return None
 
 
+def machine_info(threads: int) -> dict:
+    """Python, torch and platform of the machine a benchmark ran on, with its torch thread count."""
+    import platform
+
+    import torch
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
+            "threads": threads}
+
+
 def save_result(result: dict, out: str | Path) -> Path:
     """Write a benchmark's full result as JSON to ``out``, then its bundled summary (:func:`write_for`)."""
     out = Path(out)

@@ -273,3 +273,21 @@ def test_collapse_posterior_keeps_the_mean_and_removes_the_noise():
         sd.collapse_posterior(object())
     with pytest.raises(ValueError, match="logvar must be a finite number"):
         sd.collapse_posterior(vae, logvar=float("nan"))
+
+
+def test_image_scores_match_closed_forms():
+    from gsemlab.toyworld.nets import image_scores, mean_and_se
+
+    g = np.random.default_rng(0)
+    ref = g.integers(20, 200, size=(3, 64, 64, 3), dtype=np.uint8)
+    same = image_scores(ref, ref.copy())
+    assert same["ssim"] == pytest.approx(1.0) and same["toysim"] == pytest.approx(0.0, abs=1e-6)
+    shifted = image_scores(ref, ref + 10)  # every pixel 10 off: MSE 100
+    assert shifted["psnr_db"] == pytest.approx(20 * np.log10(255 / 10))
+    assert shifted["psnr_db_se"] == pytest.approx(0.0, abs=1e-9)
+    m, se = mean_and_se([1.0, 2.0, 3.0, 6.0])
+    assert m == 3.0 and se == pytest.approx(np.std([1, 2, 3, 6], ddof=1) / 2)
+    with pytest.raises(ValueError, match="one shape"):
+        image_scores(ref, ref[:2])
+    with pytest.raises(ValueError, match="at least 2"):
+        mean_and_se([1.0])

@@ -21,13 +21,13 @@ correlated sub-carriers, where the pretraining saw microseconds).
 
 from __future__ import annotations
 
-import math
 from functools import cache, lru_cache
 
 import numpy as np
 import torch
 
 from ..data import DATA_DIR
+from ..diffusion.tiny import tensor_to_images
 from .cala import ConditionContext, apply_cala, conditions, count_trainable
 from .codec import CONV_NAMES, DELAY_SPREADS_S, Condition, LatentJSCC, check_condition
 
@@ -172,8 +172,7 @@ def subject_batch(n_images: int, seed: int) -> tuple[torch.Tensor, np.ndarray, t
     with torch.no_grad():
         lat = pipe(captions, num_inference_steps=10, guidance_scale=5.0, generator=g, output_type="latent").images
         img = pipe.vae.decode(lat / pipe.vae.config.scaling_factor).sample
-    images = ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-    return lat, images, tuple(captions)
+    return lat, tensor_to_images(img), tuple(captions)
 
 
 def evaluate(method: str, *, snr_db: float, rate: float, delay_spread_s: float, n_images: int = 64,
@@ -201,10 +200,8 @@ def evaluate(method: str, *, snr_db: float, rate: float, delay_spread_s: float, 
         ``psnr_db``, ``ssim``, ``toysim`` (means against the edge model's own images) with standard
         errors ``*_se``, ``trainable`` parameters and the condition.
     """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
     from ..models import load_backend
-    from ..toyworld.nets import ToySim
+    from ..toyworld.nets import image_scores
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -217,13 +214,5 @@ def evaluate(method: str, *, snr_db: float, rate: float, delay_spread_s: float, 
     with torch.no_grad():
         z_hat = model(lat, cond, generator=torch.Generator().manual_seed(seed))
         out = vae.decode(z_hat / vae.config.scaling_factor).sample
-    out = ((out.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-    psnr = np.array([peak_signal_noise_ratio(a, b, data_range=255) for a, b in zip(images, out)])
-    ssim = np.array([structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(images, out)])
-    dist = np.asarray(ToySim.from_pretrained().distance(list(images), list(out)), dtype=float)
-    se = lambda v: float(v.std(ddof=1) / math.sqrt(v.size))
     return {"method": method, "rate": cond.rate, "snr_db": cond.snr_db, "delay_spread_s": cond.delay_spread_s,
-            "n_images": n_images, "trainable": model.trainable, "psnr_db": float(psnr.mean()), "psnr_db_se": se(psnr),
-            "ssim": float(ssim.mean()), "ssim_se": se(ssim), "toysim": float(dist.mean()), "toysim_se": se(dist)}
-
-
+            "n_images": n_images, "trainable": model.trainable, **image_scores(images, tensor_to_images(out))}

@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from ..channel.fading import power_normalise
+
 __all__ = ["IMAGE_PIXELS", "LATENT_SHAPE", "MAX_SYMBOLS", "RATES", "DeepJSCC", "Downsampler", "Upsampler",
            "check_latents", "check_rate", "n_symbols"]
 
@@ -75,11 +77,6 @@ def _side_info(sym: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
     return torch.cat([snr, frac], dim=1)
 
 
-def _power_normalise(sym: torch.Tensor) -> torch.Tensor:
-    p = sym.abs().pow(2).mean(dim=1, keepdim=True).clamp_min(1e-12)
-    return sym / p.sqrt()
-
-
 def _conv(cin, cout, k=3, s=1):
     return nn.Conv2d(cin, cout, k, s, k // 2)
 
@@ -110,7 +107,7 @@ class Downsampler(nn.Module):
 
     def forward(self, z: torch.Tensor, rate) -> torch.Tensor:
         """Symbols of the code's mean, unit average power, shape (B, ``n_symbols(rate)``), complex64."""
-        return _power_normalise(_to_symbols(self.code(z)[0], n_symbols(rate)))
+        return power_normalise(_to_symbols(self.code(z)[0], n_symbols(rate)))
 
     def sample(self, z: torch.Tensor, rate, *, generator=None):
         """Training's draw: symbols of a reparameterised code sample, with the code's mean and log-variance.
@@ -124,7 +121,7 @@ class Downsampler(nn.Module):
         """
         mean, logvar = self.code(z)
         code = mean + torch.randn(mean.shape, generator=generator, device=mean.device) * (0.5 * logvar).exp()
-        return _power_normalise(_to_symbols(code, n_symbols(rate))), mean, logvar
+        return power_normalise(_to_symbols(code, n_symbols(rate))), mean, logvar
 
 
 class Upsampler(nn.Module):
@@ -180,7 +177,7 @@ class DeepJSCC(nn.Module):
 
     def encode(self, x: torch.Tensor, rate) -> torch.Tensor:
         """Images (B, 3, 64, 64) in [-1, 1] -> symbols (B, ``n_symbols(rate)``) of unit average power."""
-        return _power_normalise(_to_symbols(self.enc(x), n_symbols(rate)))
+        return power_normalise(_to_symbols(self.enc(x), n_symbols(rate)))
 
     def decode(self, sym: torch.Tensor, snr_db: torch.Tensor) -> torch.Tensor:
         """Received symbols (B, k) and SNRs (B,) in dB -> images (B, 3, 64, 64) in [-1, 1]."""

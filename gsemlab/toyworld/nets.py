@@ -23,7 +23,7 @@ from ..data import DATA_DIR
 from .degrade import N_LEVELS
 from .world import SHAPES, SIZE
 
-__all__ = ["CROP", "ShapeClassifier", "ToyNIMA", "ToySim", "as_batch", "crop_mask"]
+__all__ = ["CROP", "ShapeClassifier", "ToyNIMA", "ToySim", "as_batch", "crop_mask", "image_scores", "mean_and_se"]
 
 CROP = 24
 
@@ -233,3 +233,53 @@ class ShapeClassifier(_Pretrained):
     def predict(self, masks) -> list[str]:
         """Shape names for a list of boolean masks."""
         return [self.config["classes"][i] for i in self.predict_proba(masks).argmax(1)]
+
+
+def mean_and_se(values) -> tuple[float, float]:
+    """Mean and standard error (``std(ddof=1) / sqrt(n)``) of per-image scores, as floats.
+
+    Parameters
+    ----------
+    values : array-like of float, shape (n,), n >= 2
+        One score per image.
+
+    Returns
+    -------
+    (float, float)
+    """
+    v = np.asarray(values, dtype=float).reshape(-1)
+    if v.size < 2:
+        raise ValueError(f"need at least 2 scores for a standard error, got {v.size}")
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
+
+
+def image_scores(reference, received, *, toysim: ToySim | None = None) -> dict:
+    """PSNR, SSIM and ToySim distance of received images against their references, mean and SE.
+
+    Parameters
+    ----------
+    reference, received : numpy.ndarray of uint8, shape (n, H, W, 3)
+        The sent images and what the receiver made of them, pair by pair (n >= 2).
+    toysim : ToySim, optional
+        The distance net (default the bundled one, ``ToySim.from_pretrained()``).
+
+    Returns
+    -------
+    dict
+        ``psnr_db`` (dB, data range 255), ``ssim`` (scikit-image, colour channels) and ``toysim``
+        (Eq. 15's distance with ToySim), each the mean over images, with ``*_se`` their standard errors.
+    """
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    reference, received = np.asarray(reference), np.asarray(received)
+    if reference.shape != received.shape or reference.ndim != 4 or reference.dtype != np.uint8 \
+            or received.dtype != np.uint8:
+        raise ValueError(f"reference and received must be uint8 batches of one shape (n, H, W, 3), got "
+                         f"{reference.dtype} {reference.shape} and {received.dtype} {received.shape}")
+    psnr = [peak_signal_noise_ratio(a, b, data_range=255) for a, b in zip(reference, received)]
+    ssim = [structural_similarity(a, b, channel_axis=2, data_range=255) for a, b in zip(reference, received)]
+    dist = (toysim or ToySim.from_pretrained()).distance(list(reference), list(received))
+    out = {}
+    for name, values in (("psnr_db", psnr), ("ssim", ssim), ("toysim", dist)):
+        out[name], out[f"{name}_se"] = mean_and_se(values)
+    return out
