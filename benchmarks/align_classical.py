@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 import gsemlab.align as al
-from gsemlab.align import amc
+from gsemlab.align import amc as link
 from gsemlab.align import classical as cl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,8 +51,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=64, help="held-out subject images per cell")
     p.add_argument("--snrs", type=float, nargs="+", default=[0.0, 5.0, 10.0, 15.0, 20.0])
-    p.add_argument("--bler-max", type=float, default=amc.BLER_MAX)
-    p.add_argument("--max-blocks", type=int, default=amc.MAX_BLOCKS, help="most Monte Carlo blocks per candidate")
+    p.add_argument("--bler-max", type=float, default=link.BLER_MAX)
+    p.add_argument("--max-blocks", type=int, default=link.MAX_BLOCKS, help="most Monte Carlo blocks per candidate")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--learned", default=str(RESULTS / "align.json"))
     p.add_argument("--out", default=str(RESULTS / "align_classical.json"))
@@ -65,8 +65,8 @@ def main(argv=None) -> int:
         for tau in al.DELAY_SPREADS_S:
             for snr in a.snrs:
                 t = time.time()
-                table = amc.amc_table(snr, tau, n_symbols, bler_max=a.bler_max, max_blocks=a.max_blocks)
-                mcs = amc.choose_mcs(snr, tau, n_symbols, bler_max=a.bler_max, max_blocks=a.max_blocks)
+                table = link.amc_table(snr, tau, n_symbols, bler_max=a.bler_max, max_blocks=a.max_blocks)
+                mcs = link.choose_mcs(snr, tau, n_symbols, bler_max=a.bler_max, max_blocks=a.max_blocks)
                 amc.append({"rate": rate, "snr_db": snr, "delay_spread_s": tau, "n_symbols": n_symbols,
                             "chosen": mcs.as_dict(), "candidates": table, "seconds": round(time.time() - t, 2)})
                 for method in cl.CLASSICAL_METHODS:
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
                                               {**means, **learned_means}.items()))
     out = {"benchmark": "align_classical", "n_images": a.n, "snrs_db": a.snrs, "rates": list(al.RATES),
            "delay_spreads_s": list(al.DELAY_SPREADS_S), "bler_max": a.bler_max, "max_blocks": a.max_blocks,
-           "modulations": list(amc.MODULATIONS), "code_rates": list(amc.CODE_RATES),
+           "modulations": list(link.MODULATIONS), "code_rates": list(link.CODE_RATES),
            "fallback_grey": cl.FALLBACK_GREY, "latent_clip": cl.LATENT_CLIP,
            "rows": rows, "amc": amc, "means": means, "learned_means": learned_means, "comparison": comparison,
            "seconds": round(time.time() - t0, 1),
