@@ -1,0 +1,40 @@
+"""Control maps as the semantic message, a tiny ControlNet, and the link shared among services ([Control]).
+
+The system of [Control] (Liu et al., "Semantic Communications for AIGC Toward Effective Content
+Creation"; chapter 9): the sender extracts a control map from an image, downscales it and sends it with
+the prompt; the receiver upscales it and regenerates the image with a ControlNet; a DQN chooses the
+downscaling factors of several services on one link.
+
+* :mod:`~gsemlab.control.maps`: :func:`~gsemlab.control.maps.extract` (Canny edges, segmentation
+  from ``locate``'s detections, a depth-like map), :func:`~gsemlab.control.maps.downscale` and
+  :func:`~gsemlab.control.maps.upscale` by the factors 1, 2, 4, 8 (Sec. IV-A, Fig. 3).
+* :mod:`~gsemlab.control.wire`: the message's bytes, :func:`~gsemlab.control.wire.pack` and
+  :func:`~gsemlab.control.wire.unpack`.
+* :mod:`~gsemlab.control.net`: the ControlNet on the bundled UNet
+  (:func:`~gsemlab.control.net.build_controlnet`), its input (:func:`~gsemlab.control.net.control_input`),
+  :func:`~gsemlab.control.net.controlnet_pipeline` and one training step.
+* :mod:`~gsemlab.control.env`: :class:`~gsemlab.control.env.ServiceAllocationEnv`, the joint choice of
+  factors with its exact optimum (Sec. IV-C, Fig. 4-5).
+
+Not built yet: the trained ControlNet, ``transmit``, the measured quality curves and the bundled DQN.
+"""
+
+from .env import ServiceAllocationEnv, default_costs
+from .maps import FACTORS, METHODS, downscale, extract, upscale
+from .net import (
+    CONTROL_CHANNELS,
+    EMBEDDING_CHANNELS,
+    build_controlnet,
+    control_input,
+    controlnet_pipeline,
+    count_parameters,
+    drop_methods,
+    training_step,
+    unet_with_control,
+)
+from .wire import ControlMessage, nbytes, pack, unpack
+
+__all__ = ["CONTROL_CHANNELS", "EMBEDDING_CHANNELS", "FACTORS", "METHODS", "ControlMessage",
+           "ServiceAllocationEnv", "build_controlnet", "control_input", "controlnet_pipeline",
+           "count_parameters", "default_costs", "downscale", "drop_methods", "extract", "nbytes", "pack",
+           "training_step", "unet_with_control", "unpack", "upscale"]
