@@ -156,6 +156,35 @@ def align(full: dict) -> dict:
     return _pick(full, keys, "align")
 
 
+def align_classical(full: dict) -> dict:
+    """The classical references of the T-KA benchmark (JPEG + LDPC + QAM, latents + LDPC + QAM): every cell
+    (its metrics, delivery and payload), the chosen modulation and coding per condition (not every candidate
+    it tried), the means and the comparison with the learned codec."""
+    keys = ("n_images", "snrs_db", "rates", "delay_spreads_s", "bler_max", "max_blocks", "modulations", "code_rates",
+            "fallback_grey", "latent_clip", "rows", "amc", "means", "learned_means", "comparison", "seconds")
+    out = _pick(full, keys, "align_classical")
+    cell = ("method", "rate", "snr_db", "delay_spread_s", "psnr_db", "ssim", "toysim", "delivered")
+    out["rows"] = [{k: r[k] for k in cell if k in r} | {"payload_bits": r["mcs"]["payload_bits"]} for r in full["rows"]]
+    out["amc"] = [{k: a[k] for k in ("rate", "snr_db", "delay_spread_s", "n_symbols", "chosen")} for a in full["amc"]]
+    return out
+
+
+def makd(full: dict) -> dict:
+    """The G-KA benchmark (MAKD, textual inversion, LoRA, none, the cloud): every row, the means, the
+    reductions, the criteria and the training record; no machine details."""
+    keys = ("n_images", "seeds", "methods", "rows", "means", "reduction", "criteria", "training", "rank", "seconds")
+    return _pick(full, keys, "makd")
+
+
+def control(full: dict) -> dict:
+    """The control-map chapter's benchmark: every cell, the follow checks, the linearity of every
+    (method, metric) pair, the tolerated factors, the curves, services and costs the DQN trains on, the
+    timing and the criteria; no machine details."""
+    keys = ("n_captions", "methods", "factors", "metrics", "rows", "follow", "linearity", "tolerance", "curves",
+            "services", "costs", "timing", "criteria", "seconds")
+    return _pick(full, keys, "control")
+
+
 #: name of the bundled summary -> (full file in :data:`FULL_DIR`, extractor).
 SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "gsemcom": ("gsemcom.json", gsemcom),
@@ -170,6 +199,9 @@ SUMMARIES: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "rl_ceiling": ("rl_ceiling.json", rl_ceiling),
     "channel_diffusion": ("channel_diffusion.json", channel_diffusion),
     "align": ("align.json", align),
+    "align_classical": ("align_classical.json", align_classical),
+    "makd": ("makd.json", makd),
+    "control": ("control.json", control),
 }
 
 

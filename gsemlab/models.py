@@ -46,6 +46,8 @@ __all__ = [
     "TOY_PATH",
     "Backend",
     "BackendUnavailableError",
+    "fresh_toy_pipeline",
+    "quiet_loading",
     "load_backend",
 ]
 
@@ -316,7 +318,7 @@ def load_backend(
     if not isinstance(metrics, bool):
         raise TypeError(f"metrics must be a bool, got {type(metrics).__name__}")
     dev = _default_device(device)  # before any weights load
-    with _quiet_loading():  # their first import logs transformers' torchvision notices (stderr in the book)
+    with quiet_loading():  # their first import logs transformers' torchvision notices (stderr in the book)
         from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline  # noqa: F401
     if name == "toy":
         if model_ids is not None or inpaint_ids is not None:
@@ -371,7 +373,7 @@ def _load_toy(path: Path, device: torch.device, *, metrics: bool) -> Backend:
 
 
 @contextlib.contextmanager
-def _quiet_loading():
+def quiet_loading():
     """No progress bars and no info/warning logs from diffusers and transformers while loading.
 
     (The toy pipeline's BERT text encoder, for one, makes diffusers warn that it expected CLIP.)
@@ -392,8 +394,34 @@ def _quiet_loading():
                 m.enable_progress_bar()
 
 
+def fresh_toy_pipeline(path: str | Path | None = None):
+    """A new, independent copy of the bundled toy text-to-image pipeline, loaded quietly, on the CPU.
+
+    Unlike ``load_backend("toy").pipe`` (cached, shared by every caller) its tokenizer and weights may
+    be changed: the knowledge-alignment chapter adds tokens and adapters to it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, optional
+        A diffusers ``StableDiffusionPipeline`` folder (default :data:`TOY_PATH`).
+
+    Returns
+    -------
+    diffusers.StableDiffusionPipeline
+        Float32, progress bar off.
+    """
+    from diffusers import StableDiffusionPipeline
+
+    path = Path(TOY_PATH if path is None else path)
+    if not (path / "model_index.json").is_file():
+        raise FileNotFoundError(f"no pipeline at {path}: {path / 'model_index.json'} does not exist")
+    pipe = _from_pretrained(StableDiffusionPipeline, path, torch_dtype=torch.float32, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def _from_pretrained(cls, model_id, *, torch_dtype, local_files_only: bool):
-    with warnings.catch_warnings(), _quiet_loading():
+    with warnings.catch_warnings(), quiet_loading():
         # newer diffusers rename torch_dtype to dtype; older ones know only torch_dtype
         warnings.filterwarnings("ignore", message=".*torch_dtype.*deprecated", category=FutureWarning)
         return cls.from_pretrained(model_id, torch_dtype=torch_dtype, local_files_only=local_files_only)

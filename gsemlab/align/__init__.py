@@ -9,7 +9,8 @@
 * :mod:`~gsemlab.align.classical`: the classical references JPEG + LDPC + QAM and latents + LDPC + QAM,
   :func:`evaluate_classical`.
 
-Generation alignment (MAKD) is not built yet.
+* :mod:`~gsemlab.align.makd`: generation alignment (MAKD, textual inversion, LoRA) of the edge's
+  generator to a subject only the cloud knows, :func:`~gsemlab.align.makd.evaluate_makd`.
 """
 
 from .amc import MCS, amc_table, choose_mcs

@@ -13,6 +13,7 @@ from .world import (
                     COLOURS,
                     HELD_OUT,
                     MAX_LENGTH,
+                    NEW_SHAPES,
                     RELATIONS,
                     SHAPES,
                     SIZES,
@@ -22,8 +23,9 @@ from .world import (
                     relation_holds,
                     render_batch,
                     sample_scenes,
+                    with_new_shape,
 )
 
-__all__ = ["BACKGROUNDS", "COLOURS", "HELD_OUT", "MAX_LENGTH", "RELATIONS", "SHAPES", "SIZES", "Scene",
+__all__ = ["BACKGROUNDS", "COLOURS", "HELD_OUT", "MAX_LENGTH", "NEW_SHAPES", "RELATIONS", "SHAPES", "SIZES", "Scene",
            "SceneObject", "detect_objects", "edit_scene", "locate", "relation_holds", "render_batch",
-           "sample_scenes", "score_caption"]
+           "sample_scenes", "score_caption", "with_new_shape"]

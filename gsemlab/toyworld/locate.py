@@ -16,11 +16,12 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from .world import BACKGROUNDS, COLOURS, RELATION_PHRASES, SHAPES, SIZES, relation_holds
+from .world import BACKGROUNDS, COLOURS, NEW_SHAPES, RELATION_PHRASES, SHAPES, SIZES, relation_holds
 
 #: area of a shape of construction radius r, in units of r**2 (see world.shape_polygon)
 AREA_FACTOR = {"circle": np.pi, "square": 4 * 0.85 ** 2, "triangle": 3 * np.sqrt(3) / 4 * 1.15 ** 2,
-               "star": 5 * 1.2 * 0.6 * np.sin(np.deg2rad(36.0))}
+               "star": 5 * 1.2 * 0.6 * np.sin(np.deg2rad(36.0)),
+               "cross": 8 * 1.1 * 0.42 - 4 * 0.42 ** 2}
 SIZE_THRESHOLD = (SIZES["small"] + SIZES["large"]) / 2.0
 MIN_AREA = 20
 MAX_COLOUR_DIST = 130.0
@@ -59,7 +60,8 @@ class CaptionObject:
 
 def parse_caption(caption: str) -> tuple[list[CaptionObject], str | None, str | None]:
     """Caption -> (objects in order, relation of objects[0] to objects[1] or None, background colour
-    or None).  Raises ValueError for a caption naming no shape."""
+    or None).  A shape of ``NEW_SHAPES`` counts as a shape.  Raises ValueError for a caption naming no
+    shape."""
     if not isinstance(caption, str):
         raise TypeError(f"caption must be a str, got {type(caption).__name__}")
     words = caption.lower().replace(":", " ").replace(",", " ").split()
@@ -71,13 +73,13 @@ def parse_caption(caption: str) -> tuple[list[CaptionObject], str | None, str | 
             background = w
         elif w in SIZES:
             size = w
-        elif w in SHAPES:
+        elif w in SHAPES or w in NEW_SHAPES:
             objs.append(CaptionObject(colour, w, size))
             colour = size = None
         elif w in ("above", "below", "left", "right") and relation is None and len(objs) == 1:
             relation = w
     if not objs:
-        raise ValueError(f"caption names no shape of {SHAPES}: {caption!r}")
+        raise ValueError(f"caption names no shape of {SHAPES + NEW_SHAPES}: {caption!r}")
     return objs, relation, background
 
 

@@ -43,6 +43,9 @@ RELATION_PHRASES = {
 VERBS = ("floating", "resting", "sitting", "hovering", "drifting", "lying")
 ADVERBS = ("slowly", "gently", "quietly", "calmly", "lightly")
 NUMBER_WORDS = {1: "one", 2: "two", 3: "three"}
+#: shapes outside ShapesWorld: no sampled scene holds them and the tokenizer has no word for them; the
+#: knowledge-alignment chapter's new subject (:func:`with_new_shape`)
+NEW_SHAPES = ("cross",)
 #: (colour, shape) pairs never seen in the training split; they test composition.
 HELD_OUT = (("purple", "triangle"), ("orange", "star"))
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -159,7 +162,8 @@ def shape_polygon(shape: str, cx: float, cy: float, r: float) -> np.ndarray | No
     """Vertices (K, 2) of a polygonal shape, None for the circle.
 
     The square has half-side 0.85 r; the triangle is equilateral, pointing up, with circumradius
-    1.15 r; the star has five points, outer radius 1.2 r and inner radius 0.5 of that.
+    1.15 r; the star has five points, outer radius 1.2 r and inner radius 0.5 of that; the cross (of
+    :data:`NEW_SHAPES`) is a plus sign of arm reach 1.1 r and arm half-width 0.42 r.
     """
     if shape == "circle":
         return None
@@ -175,7 +179,12 @@ def shape_polygon(shape: str, cx: float, cy: float, r: float) -> np.ndarray | No
         ang = np.deg2rad(-90.0 + 36.0 * np.arange(10))
         rad = np.where(np.arange(10) % 2 == 0, R, 0.5 * R)
         return np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1)
-    raise ValueError(f"shape must be one of {SHAPES}, got {shape!r}")
+    if shape == "cross":
+        R, w = 1.1 * r, 0.42 * r
+        pts = [(w, R), (w, w), (R, w), (R, -w), (w, -w), (w, -R), (-w, -R), (-w, -w), (-R, -w), (-R, w),
+               (-w, w), (-w, R)]
+        return np.array([[cx + x, cy + y] for x, y in pts])
+    raise ValueError(f"shape must be one of {SHAPES + NEW_SHAPES}, got {shape!r}")
 
 
 def shape_mask(shape: str, cx: float, cy: float, r: float, size: int = SIZE) -> np.ndarray:
@@ -334,6 +343,31 @@ def sample_scenes(n: int, seed: int = 0, *, split: str = "train") -> list[Scene]
         raise ValueError(f"split must be one of {tuple(SPLITS)}, got {split!r}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, SPLITS[split], 20261123]))
     return [_sample_scene(rng, split) for _ in range(int(n))]
+
+
+def with_new_shape(scene: Scene, shape: str = "cross") -> Scene:
+    """The scene with its first object's shape replaced by a shape of :data:`NEW_SHAPES`, caption too.
+
+    Parameters
+    ----------
+    scene : Scene
+        A sampled scene (not modified).
+    shape : str
+        One of :data:`NEW_SHAPES`.
+
+    Returns
+    -------
+    Scene
+        Same objects, places, background and relation; object 0 has ``shape``, and the caption names it
+        in place of the old shape word (the word table moves with it).
+    """
+    if shape not in NEW_SHAPES:
+        raise ValueError(f"shape must be one of {NEW_SHAPES}, got {shape!r}")
+    first = scene.objects[0]
+    caption = " ".join(shape if w == first.shape else w for w in scene.caption.split(" "))
+    table = {(shape if k == first.shape else k): v for k, v in scene.words.items()}
+    objects = (SceneObject(shape, first.colour, first.size, first.cx, first.cy),) + scene.objects[1:]
+    return Scene(objects, scene.background, scene.relation, caption, table)
 
 
 def render_batch(scenes: list[Scene]) -> np.ndarray:

@@ -45,17 +45,17 @@ def _stage(cache: str, name: str, model: nn.Module, lr: float, steps: int, minut
 
 
 # ---------------------------------------------------------------------------- shape classifier
-def _noisy_shape_masks(rng: np.random.Generator, n: int):
+def _noisy_shape_masks(rng: np.random.Generator, n: int, shapes: tuple = SHAPES):
     """Single shapes of random size and place, degraded like decoded generations (blurred edges,
-    re-thresholded, a few flipped boundary pixels); returns (masks, labels)."""
+    re-thresholded, a few flipped boundary pixels); returns (masks, labels indexing ``shapes``)."""
     from scipy import ndimage
 
     masks, labels = [], []
     for _ in range(n):
-        k = int(rng.integers(len(SHAPES)))
+        k = int(rng.integers(len(shapes)))
         r = float(rng.uniform(5.0, 13.0))
         c = rng.uniform(r + 1, SIZE - r - 1, 2)
-        m = shape_mask(SHAPES[k], c[0], c[1], r)
+        m = shape_mask(shapes[k], c[0], c[1], r)
         if rng.random() < 0.8:
             f = ndimage.gaussian_filter(m.astype(np.float32), rng.uniform(0.3, 1.3))
             f += rng.normal(0, 0.08, f.shape)
@@ -69,19 +69,32 @@ def _noisy_shape_masks(rng: np.random.Generator, n: int):
 
 
 def shape_accuracy(model: ShapeClassifier, n: int = 1000, seed: int = 12345) -> float:
-    """Accuracy on n held-out noisy single-shape masks (seeded)."""
-    masks, labels = _noisy_shape_masks(np.random.default_rng(seed), n)
+    """Accuracy on n held-out noisy single-shape masks (seeded) of the model's classes."""
+    masks, labels = _noisy_shape_masks(np.random.default_rng(seed), n, tuple(model.config["classes"]))
     pred = model.predict_proba(masks).argmax(1)
     return float((pred == labels).mean())
 
 
-def train_shapes(cache: str, *, steps: int, minutes: float, batch: int) -> None:
-    """Train the shape classifier on noisy single-shape masks."""
+def train_shapes(cache: str, *, steps: int, minutes: float, batch: int, shapes: tuple = SHAPES,
+                 name: str = "shape_classifier") -> None:
+    """Train the shape classifier on noisy single-shape masks.
+
+    Parameters
+    ----------
+    cache : str
+        The cache folder.
+    steps, minutes, batch : int, float, int
+        Step and wall-time budget, masks per step.
+    shapes : tuple of str
+        The classes (default ShapesWorld's; the alignment chapter adds ``NEW_SHAPES``).
+    name : str
+        The checkpoint's name in the cache.
+    """
     def batch_fn(rng):
-        masks, labels = _noisy_shape_masks(rng, batch)
+        masks, labels = _noisy_shape_masks(rng, batch, shapes)
         return torch.from_numpy(np.stack([crop_mask(m) for m in masks]))[:, None], torch.from_numpy(labels)
 
-    _stage(cache, "shape_classifier", ShapeClassifier(), 2e-3, steps, minutes, batch_fn,
+    _stage(cache, name, ShapeClassifier(classes=shapes), 2e-3, steps, minutes, batch_fn,
            lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]),
            lambda m: {"accuracy": shape_accuracy(m)})
 
