@@ -15,7 +15,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: setup book test notebooks bench summaries wheel-notebooks vendor clean
+.PHONY: setup book test notebooks bench summaries wheel-notebooks vendor clean train-control
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,3 +55,11 @@ wheel-notebooks:
 
 clean:
 	rm -rf _build .jupyter_cache
+
+# The control-map chapter's training, from scratch and resumable: the ControlNet (about 45 min on 2 cores),
+# the quality curves it is measured by, then the DQN on those curves (5 seeds).
+train-control: setup
+	$(BIN)/python -m gsemlab.training control-all
+	$(BIN)/python benchmarks/control.py
+	$(BIN)/python -m gsemlab.training control-dqn
+	$(BIN)/python -m gsemlab.training control-export

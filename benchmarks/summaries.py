@@ -181,7 +181,7 @@ def control(full: dict) -> dict:
     (method, metric) pair, the tolerated factors, the curves, services and costs the DQN trains on, the
     timing and the criteria; no machine details."""
     keys = ("n_captions", "methods", "factors", "metrics", "rows", "follow", "linearity", "tolerance", "curves",
-            "services", "costs", "timing", "criteria", "seconds")
+            "services", "costs", "timing", "criteria", "scale", "scale_sweep", "seconds")
     return _pick(full, keys, "control")
 
 

@@ -33,7 +33,7 @@ import torch
 
 from ..checks import check_positive_float, check_positive_int
 from ..diffusion.tiny import tensor_to_images
-from .amc import BLER_MAX, MAX_BLOCKS, MCS, choose_mcs, send_bits, stream_seed
+from .amc import BLER_MAX, MAX_BLOCKS, choose_mcs, send_bits
 from .codec import check_condition
 
 __all__ = ["CLASSICAL_METHODS", "FALLBACK_GREY", "LATENT_CLIP", "dequantise_latents", "evaluate_classical",
@@ -402,7 +402,7 @@ def evaluate_classical(method: str, *, snr_db: float, rate: float, delay_spread_
     -------
     dict
         ``psnr_db``, ``ssim``, ``toysim`` with standard errors ``*_se``, the condition, ``n_images``,
-        ``trainable`` (0), ``mcs`` (:meth:`MCS.as_dict`: bits per symbol, code rate, payload bits,
+        ``trainable`` (0), ``mcs`` (:meth:`~gsemlab.align.amc.MCS.as_dict`: bits per symbol, code rate, payload bits,
         estimated BLER, blocks, symbols), ``delivered`` (share of blocks decoded without error) and, for
         JPEG, ``jpeg_quality_mean`` (0 counted for images that fit nowhere) or, for latents,
         ``latent_bits`` per value.

@@ -25,7 +25,6 @@ import numbers
 
 import numpy as np
 import torch
-from diffusers import ControlNetModel, StableDiffusionControlNetPipeline, UNet2DConditionModel
 from torch.nn import functional as F
 
 from ..diffusion.process import as_generator, forward_noise
@@ -113,8 +112,16 @@ def control_input(maps: dict, methods=METHODS) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts, axis=1)))
 
 
-def build_controlnet(pipe, *, methods=METHODS, embedding_channels=EMBEDDING_CHANNELS,
-                     seed: int = 0) -> ControlNetModel:
+def _diffusers():
+    """diffusers' classes, imported on first use, quietly (its first import logs transformers' notices)."""
+    from ..models import quiet_loading
+
+    with quiet_loading():
+        from diffusers import ControlNetModel, StableDiffusionControlNetPipeline, UNet2DConditionModel
+    return ControlNetModel, StableDiffusionControlNetPipeline, UNet2DConditionModel
+
+
+def build_controlnet(pipe, *, methods=METHODS, embedding_channels=EMBEDDING_CHANNELS, seed: int = 0):
     """A ControlNet for the pipeline's UNet: a trainable copy of its encoder behind zero convolutions.
 
     Parameters
@@ -136,6 +143,7 @@ def build_controlnet(pipe, *, methods=METHODS, embedding_channels=EMBEDDING_CHAN
         On the UNet's device, in float32.
     """
     methods = check_methods(methods)
+    ControlNetModel, _, UNet2DConditionModel = _diffusers()
     unet = getattr(pipe, "unet", None)
     if not isinstance(unet, UNet2DConditionModel):
         raise TypeError(f"pipe must be a diffusers pipeline with a UNet2DConditionModel, "
@@ -286,7 +294,7 @@ def training_step(controlnet, unet, scheduler, optimizer, latents, encoder_hidde
     return float(loss.detach())
 
 
-def controlnet_pipeline(pipe, controlnet) -> StableDiffusionControlNetPipeline:
+def controlnet_pipeline(pipe, controlnet):
     """diffusers' :class:`~diffusers.StableDiffusionControlNetPipeline` on the pipeline's components.
 
     Parameters
@@ -302,6 +310,7 @@ def controlnet_pipeline(pipe, controlnet) -> StableDiffusionControlNetPipeline:
     diffusers.StableDiffusionControlNetPipeline
         Call it as the plain pipeline plus ``image=control_input(maps)`` (B, C, 64, 64).
     """
+    ControlNetModel, StableDiffusionControlNetPipeline, _ = _diffusers()
     if not isinstance(controlnet, ControlNetModel):
         raise TypeError(f"controlnet must be a diffusers ControlNetModel, got {type(controlnet).__name__}")
     parts = {k: v for k, v in pipe.components.items()

@@ -58,7 +58,10 @@ def as_batch(images, size: int = SIZE) -> torch.Tensor:
         raise TypeError(f"images must be a uint8 array, a PIL image or a list of them, "
                         f"got {type(images).__name__}")
     arr = np.asarray(arr)
-    x = torch.from_numpy(np.ascontiguousarray(arr)).float()
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:  # e.g. np.asarray of a PIL image: torch warns about read-only memory
+        arr = arr.copy()
+    x = torch.from_numpy(arr).float()
     if arr.dtype == np.uint8:
         x = x / 255.0
     return x.permute(0, 3, 1, 2) * 2.0 - 1.0

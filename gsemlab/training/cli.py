@@ -23,7 +23,7 @@ import os
 import torch
 
 from ..data import DATA_DIR
-from . import align, channel_diffusion, metric_nets
+from . import align, channel_diffusion, control, makd, metric_nets
 from .autoencoder import stage_decoder, stage_vae
 from .common import cache_dir, load_ckpt, stage_data
 from .unet import export_pipeline, stage_unet, unet_history
@@ -39,18 +39,34 @@ DEFAULTS = {  # stage -> (steps, minutes, batch)
     "toynima": (3000, 10.0, 64),
 }
 STAGES = ("data", "shapes", "vae", "unet", "decoder", "toysim", "toynima", "export")
-#: chapter 10's modules (gsemlab.training.channel_diffusion); ``cdiff-all`` runs the three and exports them
+#: chapter 9's modules (gsemlab.training.channel_diffusion); ``cdiff-all`` runs the three and exports them
 CDIFF_STAGES = ("cdiff", "cdiff-random", "djscc", "cdiff-export")
 #: the knowledge-alignment codec (gsemlab.training.align); ``align-all`` runs them and exports them
 ALIGN_STAGES = ("align-pretrain", "align-subject", "align-lora", "align-cala", "align-full-ft", "align-export")
-#: the stages of chapters 9 and 11: name -> f(cache, steps, minutes, batch)
+#: generation alignment, MAKD (gsemlab.training.makd); ``makd-all`` runs them and exports them
+MAKD_STAGES = ("makd-data", "makd-cloud", "makd-distil", "makd-ti", "makd-lora", "makd-makd", "makd-shapes",
+               "makd-export")
+#: the control-map chapter (gsemlab.training.control); ``control-all`` trains and exports the ControlNet;
+#: ``control-dqn`` needs the curves of ``benchmarks/control.py`` (``make train-control`` runs all of it)
+CONTROL_STAGES = ("control-data", "control", "control-dqn", "control-export")
+#: stages an ``-all`` command leaves out
+_NOT_IN_ALL = ("control-dqn",)
+#: the stages of the chapter systems: name -> f(cache, steps, minutes, batch)
 _CHAPTER_STAGES = {
     "cdiff": lambda c, s, m, b: channel_diffusion.stage_latent(c, s, m, b, variant="matched"),
     "cdiff-random": lambda c, s, m, b: channel_diffusion.stage_latent(c, s, m, b, variant="random"),
     "djscc": channel_diffusion.stage_djscc,
     "align-pretrain": align.stage_pretrain,
     **{st: functools.partial(align.stage_adapt, stage=st) for st in align.ADAPT_STAGES},
+    "makd-cloud": makd.stage_cloud,
+    **{st: functools.partial(makd.stage_edge, stage=st) for st in makd.EDGE_STAGES},
+    "makd-shapes": makd.stage_shapes,
+    "control": control.stage_control,
+    "control-dqn": control.stage_dqn,
 }
+#: stages without a training budget: name -> f(cache)
+_ONCE = {"align-subject": align.stage_subject, "makd-data": makd.stage_data, "makd-distil": makd.stage_distil,
+         "control-data": control.stage_data}
 _TRAIN = {"shapes": metric_nets.train_shapes, "vae": stage_vae, "unet": stage_unet, "decoder": stage_decoder,
           "toysim": metric_nets.train_toysim, "toynima": metric_nets.train_toynima}
 
@@ -81,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the stage named on the command line (``argv``, default ``sys.argv[1:]``); returns 0."""
     p = argparse.ArgumentParser(prog="python -m gsemlab.training", description=__doc__.split("\n")[0])
     p.add_argument("stage", choices=STAGES + ("all",) + CDIFF_STAGES + ("cdiff-all",) + ALIGN_STAGES
-                   + ("align-all",))
+                   + ("align-all",) + MAKD_STAGES + ("makd-all",)
+                   + CONTROL_STAGES + ("control-all",))
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--out", default=str(DATA_DIR), help="where export writes the final weights")
     p.add_argument("--steps", type=int, default=None, help="step budget of the stage")
@@ -97,14 +114,15 @@ def main(argv: list[str] | None = None) -> int:
     cache = cache_dir(a.cache_dir)
     stages = [s for s in STAGES if s != "data"] if a.stage == "all" else [a.stage]
     out = None if a.out == str(DATA_DIR) else a.out
-    for family, everything, module in ((ALIGN_STAGES, "align-all", align), (CDIFF_STAGES, "cdiff-all", channel_diffusion)):
+    for family, everything, module in ((ALIGN_STAGES, "align-all", align), (CDIFF_STAGES, "cdiff-all", channel_diffusion),
+                                       (MAKD_STAGES, "makd-all", makd), (CONTROL_STAGES, "control-all", control)):
         if a.stage not in family + (everything,):
             continue
-        for st in family if a.stage == everything else [a.stage]:
+        for st in [s for s in family if s not in _NOT_IN_ALL] if a.stage == everything else [a.stage]:
             if st.endswith("-export"):
                 print(json.dumps(module.export(cache, out)))
-            elif st == "align-subject":
-                align.stage_subject(cache)
+            elif st in _ONCE:
+                _ONCE[st](cache)
             else:
                 steps, minutes, batch = module.DEFAULTS[st]
                 if a.stage != everything:
