@@ -36,11 +36,11 @@ from .net import (
     training_step,
     unet_with_control,
 )
-from .system import Transmission, quality_metrics, transmit, transmit_prompt_only, transmit_traditional
+from .system import ControlTransmission, quality_metrics, transmit, transmit_prompt_only, transmit_traditional
 from .wire import ControlMessage, nbytes, pack, unpack
 
 __all__ = ["CONTROL_CHANNELS", "EMBEDDING_CHANNELS", "FACTORS", "METHODS", "ControlMessage",
-           "ServiceAllocationEnv", "Transmission", "allocation_env", "build_controlnet", "control_input",
+           "ServiceAllocationEnv", "ControlTransmission", "allocation_env", "build_controlnet", "control_input",
            "controlnet_pipeline", "count_parameters", "default_costs", "downscale", "drop_methods", "extract",
            "greedy_ratio", "nbytes", "pack", "pretrained", "quality_metrics", "training_step", "transmit",
            "transmit_prompt_only", "transmit_traditional", "unet_with_control", "unpack", "upscale"]

@@ -31,7 +31,7 @@ from .maps import check_factor, check_method, downscale, extract, upscale
 from .net import build_controlnet, control_input, controlnet_pipeline
 from .wire import pack, unpack
 
-__all__ = ["BUNDLE_DIR", "CODECS", "CONTROL_SCALE", "GUIDANCE", "METRICS", "STEPS", "Transmission", "edge_f1", "generate",
+__all__ = ["BUNDLE_DIR", "CODECS", "CONTROL_SCALE", "GUIDANCE", "METRICS", "STEPS", "ControlTransmission", "edge_f1", "generate",
            "load_controlnet", "object_iou", "quality_metrics", "regenerate", "transmit", "transmit_prompt_only",
            "transmit_traditional"]
 
@@ -49,7 +49,7 @@ CONTROL_SCALE = 3.0
 
 
 @dataclass
-class Transmission:
+class ControlTransmission:
     """One message: what was sent, what arrived, what it cost and how good the result is.
 
     Attributes
@@ -219,7 +219,7 @@ def _toysim():
     return ToySim.from_pretrained()
 
 
-def transmit(caption: str, *, method: str, factor: int, seed: int = 0) -> Transmission:
+def transmit(caption: str, *, method: str, factor: int, seed: int = 0) -> ControlTransmission:
     """Send one caption's content as its prompt plus a downscaled control map, and regenerate it.
 
     Parameters
@@ -235,7 +235,7 @@ def transmit(caption: str, *, method: str, factor: int, seed: int = 0) -> Transm
 
     Returns
     -------
-    Transmission
+    ControlTransmission
     """
     caption = check_prompt(caption, "caption")
     method, factor, seed = check_method(method), check_factor(factor), check_seed(seed)
@@ -245,11 +245,11 @@ def transmit(caption: str, *, method: str, factor: int, seed: int = 0) -> Transm
     got = unpack(message)
     received = upscale(got.control_map, got.factor, got.method)
     recovered = regenerate(got.prompt, {got.method: received[None]}, seed + 1)[0]
-    return Transmission(caption, method, factor, source, control, received, recovered, len(message),
+    return ControlTransmission(caption, method, factor, source, control, received, recovered, len(message),
                         quality_metrics(source, recovered))
 
 
-def transmit_traditional(caption: str, *, codec: str = "png", quality: int = 75, seed: int = 0) -> Transmission:
+def transmit_traditional(caption: str, *, codec: str = "png", quality: int = 75, seed: int = 0) -> ControlTransmission:
     """The traditional baseline: the source image itself as a PNG or JPEG file (bytes counted).
 
     Parameters
@@ -265,7 +265,7 @@ def transmit_traditional(caption: str, *, codec: str = "png", quality: int = 75,
 
     Returns
     -------
-    Transmission
+    ControlTransmission
     """
     from PIL import Image
 
@@ -280,11 +280,11 @@ def transmit_traditional(caption: str, *, codec: str = "png", quality: int = 75,
                                                                               {"quality": quality}))
     data = buf.getvalue()
     recovered = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    return Transmission(caption, None, None, source, None, None, recovered, len(data),
+    return ControlTransmission(caption, None, None, source, None, None, recovered, len(data),
                         quality_metrics(source, recovered))
 
 
-def transmit_prompt_only(caption: str, *, seed: int = 0) -> Transmission:
+def transmit_prompt_only(caption: str, *, seed: int = 0) -> ControlTransmission:
     """Local AIGC: only the prompt travels (UTF-8 bytes) and the receiver generates from it with its own noise.
 
     Parameters
@@ -296,13 +296,13 @@ def transmit_prompt_only(caption: str, *, seed: int = 0) -> Transmission:
 
     Returns
     -------
-    Transmission
+    ControlTransmission
     """
     caption = check_prompt(caption, "caption")
     seed = check_seed(seed)
     source = generate(caption, seed)[0]
     recovered = regenerate(caption, None, seed + 1)[0]
-    return Transmission(caption, None, None, source, None, None, recovered, len(caption.encode()),
+    return ControlTransmission(caption, None, None, source, None, None, recovered, len(caption.encode()),
                         quality_metrics(source, recovered))
 
 

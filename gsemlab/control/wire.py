@@ -52,7 +52,7 @@ _MAX_PROMPT = 0xFFFF
 class ControlMessage(NamedTuple):
     """A decoded control message: ``prompt, control_map, method, factor = unpack(data)``.
 
-    Attributes
+    Parameters
     ----------
     prompt : str
         The prompt.
