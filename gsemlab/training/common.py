@@ -16,7 +16,8 @@ import numpy as np
 
 from ..toyworld.world import render_batch, sample_scenes
 
-__all__ = ["N_TRAIN", "Budget", "cache_dir", "finish", "fit", "load_ckpt", "log", "resume", "save_ckpt", "stage_data"]
+__all__ = ["N_TRAIN", "Budget", "cache_dir", "finish", "fit", "load_ckpt", "log", "min_snr_loss", "resume", "save_ckpt",
+           "stage_data"]
 
 #: training scenes rendered by the ``data`` stage
 N_TRAIN = 60000
@@ -172,6 +173,37 @@ def fit(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: in
             save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                        "elapsed": budget.elapsed}, path)
     return step, budget
+
+
+def min_snr_loss(pred: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor,
+                 gamma: float = 5.0) -> torch.Tensor:
+    """The epsilon-prediction loss (Eq. 4 in [G-SemCom]) with min-SNR-gamma weights, as every diffusion stage trains.
+
+    Each sample's mean squared error is weighted by ``min(SNR_t, gamma) / SNR_t`` with
+    ``SNR_t = abar_t / (1 - abar_t)``, then the weighted errors are averaged.
+
+    Parameters
+    ----------
+    pred, noise : torch.Tensor, shape (B, C, H, W)
+        The predicted and the true noise.
+    t : torch.Tensor of int, shape (B,)
+        The timesteps.
+    alphas_cumprod : torch.Tensor, shape (T,)
+        The schedule's ``abar``.
+    gamma : float
+        The clamp of the SNR.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss.
+    """
+    import torch
+
+    acp = alphas_cumprod[t]
+    snr = acp / (1 - acp)
+    w = torch.clamp(snr, max=gamma) / snr
+    return (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
 
 
 def resume(cache: str, stage: str):

@@ -25,7 +25,7 @@ from ..control.maps import FACTORS, METHODS, downscale, extract, upscale
 from ..control.net import build_controlnet, control_input, drop_methods, unet_with_control
 from ..toyworld.world import render_batch, sample_scenes
 from . import sd
-from .common import finish, load_ckpt, log, resume
+from .common import finish, load_ckpt, log, min_snr_loss, resume
 
 __all__ = ["DEFAULTS", "DQN_KWARGS", "EVAL_EVERY", "N_IMAGES", "P_DROP", "export", "stage_control", "stage_data",
            "stage_dqn"]
@@ -109,7 +109,6 @@ def stage_control(cache: str, steps: int, minutes: float, batch: int, *, seed: i
     ids = tok(data["captions"], padding="max_length", max_length=sd.MAX_LENGTH, truncation=True,
               return_tensors="pt").input_ids
     sched = sd.build_train_scheduler()
-    acp = sched.alphas_cumprod
     opt = torch.optim.AdamW(model.parameters(), lr=_LR, weight_decay=0.0)
     model.train()
 
@@ -124,9 +123,7 @@ def stage_control(cache: str, steps: int, minutes: float, batch: int, *, seed: i
         with torch.no_grad():
             emb = text(ids[torch.from_numpy(idx)])[0]
         pred = unet_with_control(unet, model.controlnet, sched.add_noise(z0, noise, t), t, emb, control)
-        snr = acp[t] / (1 - acp[t])
-        w = torch.clamp(snr, max=5.0) / snr
-        return (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean(), ""
+        return min_snr_loss(pred, noise, t, sched.alphas_cumprod), ""
 
     finish(cache, "control", *state, model, opt, batch_loss, steps, minutes, seed, lr=_LR, warmup=100)
 

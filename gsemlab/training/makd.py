@@ -25,7 +25,7 @@ from ..align.makd import MAKD_DIR, SUBJECT, g_trainable, generate_latents, make_
 from ..align.makd import subject_prompts, subject_scenes
 from ..toyworld.world import NEW_SHAPES, SHAPES, render_batch, sample_scenes
 from . import sd
-from .common import finish, load_ckpt, log, resume, save_ckpt
+from .common import finish, load_ckpt, log, min_snr_loss, resume, save_ckpt
 from .metric_nets import train_shapes
 
 __all__ = ["DEFAULTS", "EDGE_STAGES", "N_DATA", "N_DISTIL", "P_UNCOND", "export", "only_rows_learn", "stage_cloud", "stage_data", "stage_distil",
@@ -59,10 +59,7 @@ def _ddpm_loss(pair: _Pair, z0: torch.Tensor, ids: torch.Tensor, rng: np.random.
     t = torch.randint(0, sched.config.num_train_timesteps, (z0.shape[0],), generator=g)
     noise = torch.randn(z0.shape, generator=g)
     pred = pair.unet(sched.add_noise(z0, noise, t), t, pair.text(ids)[0]).sample
-    acp = sched.alphas_cumprod[t]
-    snr = acp / (1 - acp)
-    w = torch.clamp(snr, max=5.0) / snr
-    return (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+    return min_snr_loss(pred, noise, t, sched.alphas_cumprod)
 
 
 def _ids(tokenizer, prompts: list[str]) -> torch.Tensor:

@@ -20,7 +20,7 @@ from ..guidance import install_grounding
 from ..toyworld.world import sample_scenes
 from . import attnloss, sd
 from .autoencoder import load_vae, stage_latents
-from .common import Budget, load_ckpt, log, save_ckpt, stage_data
+from .common import Budget, load_ckpt, log, min_snr_loss, save_ckpt, stage_data
 
 __all__ = ["build_pipeline", "export_pipeline", "stage_regions", "stage_unet", "unet_history"]
 
@@ -140,9 +140,7 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
         zt = sched.add_noise(z0, noise, t)
         sink.clear()
         pred = unet(zt, t, text(tid)[0]).sample
-        snr = acp[t] / (1 - acp[t])
-        w = torch.clamp(snr, max=5.0) / snr  # min-SNR-5 weights for epsilon prediction
-        loss = (w * (pred - noise).pow(2).mean(dim=(1, 2, 3))).mean()
+        loss = min_snr_loss(pred, noise, t, acp)  # min-SNR-5 weights for epsilon prediction
         avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()  # the denoising loss
         if procs:
             keep = (codes[idx] > 0) & ~drop[:, None]
