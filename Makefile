@@ -56,7 +56,7 @@ wheel-notebooks:
 clean:
 	rm -rf _build .jupyter_cache
 
-# The control-map chapter's training, from scratch and resumable: the ControlNet (about 45 min on 2 cores),
+# The control-map chapter's training, from scratch and resumable: the ControlNet (78 min on 2 cores),
 # the quality curves it is measured by, then the DQN on those curves (5 seeds).
 train-control: setup
 	$(BIN)/python -m gsemlab.training control-all

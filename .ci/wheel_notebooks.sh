@@ -68,6 +68,12 @@ PY
 (cd "$WORK" && "$V/python" quick_start.py)
 stamp "ran the README's quick start"
 
+# the console script, from the fresh install, outside a checkout
+(cd "$WORK" && GSEMLAB_CACHE="$WORK/cache" "$V/gsemlab" transmit "a red circle above a blue square" \
+    --budget 2048 --out "$WORK/transmit")
+for f in source.png packet.bin recovered.png summary.json; do test -s "$WORK/transmit/$f"; done
+stamp "ran gsemlab transmit from the installed console script"
+
 # 3. every notebook twin, each in a fresh kernel started from a temporary folder
 if [ "$#" -gt 0 ]; then notebooks=("$@"); else notebooks=("$ROOT"/book/[0-9][0-9]_*.ipynb); fi
 for i in "${!notebooks[@]}"; do notebooks[$i]=$(realpath "${notebooks[$i]}"); done

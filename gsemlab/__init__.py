@@ -6,8 +6,8 @@ cheap: heavy modules (torch, diffusers, spaCy) load only when their module is im
 Layers, lowest first (``tests/test_layers.py`` reads every import and enforces them):
 
 1. ``config`` (Table III as frozen dataclasses) and ``checks`` (input checks), with ``data`` (paths of
-   the bundled weights, :func:`gsemlab.data.load_result`) and ``profiling`` (stage timer): they import
-   nothing of gsemlab.
+   the bundled weights, :func:`gsemlab.data.load_result`), ``profiling`` (stage timer) and ``progress``
+   (progress bars, shown only at a terminal): they import nothing of gsemlab.
 2. Pure maths: ``prompt`` (Table II, Eq. 9-12), ``segment`` (Eq. 13), ``packing`` (Eq. 14), ``jpsq``
    (Eq. 15-18), ``channel`` (Eq. 1; bits over a noisy link): numpy, scipy, scikit-learn, spaCy and
    Pillow only, no torch.
@@ -19,7 +19,9 @@ Layers, lowest first (``tests/test_layers.py`` reads every import and enforces t
 
 ``viz`` (a subpackage, one module per kind of figure or chapter topic) draws; nothing in the package imports them. ``training`` retrains every
 bundled model (``python -m gsemlab.training all``); nothing in the package imports it, and no module
-imports a chapter or ``benchmarks``. No module imports another module's ``_private`` names.
+imports a chapter or ``benchmarks``. ``cli`` is the ``gsemlab`` command (``gsemlab --help``): it stands
+above every layer, may import ``training`` for ``gsemlab train``, and nothing imports it. No module
+imports another module's ``_private`` names.
 
 Public names: each module's ``__all__``; the README lists the main ones.
 """

@@ -32,6 +32,7 @@ from .checks import check_positive_int, check_seed
 from .config import GSemComConfig
 from .data import DATA_DIR
 from .jpsq import calibrate_t_max, gaussian_noise_image
+from .progress import progress_bar
 
 __all__ = ["CALIBRATION_PATH", "calibrate_backend", "load_calibration", "load_t_max"]
 
@@ -68,7 +69,7 @@ def generate_images(backend, prompts, *, seed: int = 0, steps: int = GSemComConf
     """
     seed = check_seed(seed)
     return [backend.generate(prompt, seed + k, steps=steps, guidance_scale=guidance_scale)[0]
-            for k, prompt in enumerate(prompts)]
+            for k, prompt in enumerate(progress_bar(prompts, desc="calibration", unit="image"))]
 
 
 def calibrate_backend(backend, n: int = 200, seed: int = 0, *, prompts=None,

@@ -47,6 +47,13 @@ def test_object_iou_on_a_render_is_one_and_shifted_less():
     m = masks[colour]
     want = (m & np.roll(m, 3, axis=1)).sum() / (m | np.roll(m, 3, axis=1)).sum()  # IoU of a mask and its shift
     assert cs.object_iou(shifted, scene.caption, seg)[0] == pytest.approx(want, abs=0.03)
+    # an object the control does not hold (the source did not draw it) is left out, or counts 0 when asked
+    first = seg == seg[masks[colour]].max()
+    erased = np.where(first, 0, seg).astype(np.uint8)
+    assert cs.object_iou(image, scene.caption, erased) == pytest.approx([1.0], abs=0.02)
+    assert cs.object_iou(image, scene.caption, erased, include_absent=True) == pytest.approx([0.0, 1.0], abs=0.02)
+    with pytest.raises(TypeError, match="include_absent"):
+        cs.object_iou(image, scene.caption, seg, include_absent=1)
 
 
 def test_quality_metrics_against_their_definitions():

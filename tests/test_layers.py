@@ -30,7 +30,7 @@ PACKAGE = ROOT / "gsemlab"
 # module-name prefix -> layer; the longest matching prefix wins
 LAYERS = {
     "gsemlab": 0,  # the package's face: __init__ imports nothing
-    "gsemlab.config": 1, "gsemlab.checks": 1, "gsemlab.data": 1, "gsemlab.profiling": 1,
+    "gsemlab.config": 1, "gsemlab.checks": 1, "gsemlab.data": 1, "gsemlab.profiling": 1, "gsemlab.progress": 1,
     "gsemlab.prompt": 2, "gsemlab.segment": 2, "gsemlab.packing": 2, "gsemlab.jpsq": 2, "gsemlab.channel": 2,
     "gsemlab.channel.fading": 3,  # torch channels (the learned codecs train through them)
     "gsemlab.diffusion": 3, "gsemlab.attention": 3, "gsemlab.guidance": 3, "gsemlab.models": 3,
@@ -39,12 +39,13 @@ LAYERS = {
     "gsemlab.rl": 5, "gsemlab.control": 5, "gsemlab.channel_diffusion": 5, "gsemlab.align": 5,
     "gsemlab.viz": 6, "gsemlab.widgets": 6,
     "gsemlab.training": 7,
+    "gsemlab.cli": 8,  # the `gsemlab` command: above everything, training included; nothing imports it
 }
 CHAPTER_SYSTEMS = ("gsemlab.rl", "gsemlab.control", "gsemlab.channel_diffusion", "gsemlab.align")
 DRAWING = ("gsemlab.viz", "gsemlab.widgets")
 # third-party top-level packages each layer may use (a layer may use those of the layers below it)
 THIRD_PARTY = {
-    1: {"numpy", "torch", "psutil"},  # profiling imports torch (CUDA timing) and psutil only when asked
+    1: {"numpy", "torch", "psutil", "tqdm"},  # profiling: torch (CUDA timing), psutil when asked; progress: tqdm
     2: {"numpy", "scipy", "sklearn", "skimage", "spacy", "PIL"},
     3: {"torch", "diffusers", "transformers", "safetensors", "huggingface_hub", "accelerate", "PIL",
         "dreamsim", "pyiqa"},
@@ -52,6 +53,7 @@ THIRD_PARTY = {
     5: {"gymnasium", "stable_baselines3", "peft", "sionna"},
     6: {"matplotlib", "ipywidgets", "IPython", "myst_nb"},  # myst_nb: optional, viz.notebook.glue
     7: {"torch", "diffusers", "transformers"},
+    8: set(),
 }
 TORCH_FREE = (1, 2)  # except profiling's lazy CUDA import, checked below
 
@@ -154,7 +156,10 @@ def violations(sources: dict[str, tuple[str, bool]], layers: dict = LAYERS) -> l
             tlayer = layer_of(target_module, layers)
             if layer == 1 or layer == 0:
                 problems.append(f"{where} imports {target_module}: layer {layer} imports nothing of gsemlab")
-            elif target_module.startswith("gsemlab.training") and not module.startswith("gsemlab.training"):
+            elif target_module == "gsemlab.cli":
+                problems.append(f"{where} imports {target_module}: the command line is imported by nothing")
+            elif (target_module.startswith("gsemlab.training") and not module.startswith("gsemlab.training")
+                  and module != "gsemlab.cli"):
                 problems.append(f"{where} imports {target_module}: nothing in the package imports training")
             elif target_module.startswith(DRAWING) and not module.startswith(DRAWING + ("gsemlab.training",)):
                 problems.append(f"{where} imports {target_module}: viz and widgets only draw; nothing imports them")
@@ -232,11 +237,12 @@ GOOD = {"gsemlab.jpsq": ("from .checks import as_rng\nimport numpy as np\n", Fal
     ("gsemlab.models", "import benchmarks.gsemcom\n", "never imports benchmarks"),
     ("gsemlab.gsemcom.system", "from ..viz import plot_curves\n", "only draw"),
     ("gsemlab.newthing", "import numpy\n", "not in the layer map"),
+    ("gsemlab.gsemcom.system", "from .. import cli\n", "imported by nothing"),
 ])
 def test_the_checker_catches_a_forbidden_import(module, source, expected):
     sources = {**GOOD, "gsemlab.jpsq": GOOD["gsemlab.jpsq"], module: (source, False)}
     for extra in ("gsemlab.attention", "gsemlab.training", "gsemlab.align", "gsemlab.align.codec",
-                  "gsemlab.viz", "gsemlab.gsemcom", "gsemlab.models", "gsemlab.checks"):
+                  "gsemlab.viz", "gsemlab.gsemcom", "gsemlab.models", "gsemlab.checks", "gsemlab.cli"):
         sources.setdefault(extra, ("", extra in ("gsemlab.training", "gsemlab.align", "gsemlab.gsemcom")))
     problems = violations(sources)
     assert any(expected in p for p in problems), problems

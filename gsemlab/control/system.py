@@ -306,8 +306,12 @@ def transmit_prompt_only(caption: str, *, seed: int = 0) -> ControlTransmission:
                         quality_metrics(source, recovered))
 
 
-def object_iou(recovered: np.ndarray, caption: str, segmentation: np.ndarray) -> list[float]:
+def object_iou(recovered: np.ndarray, caption: str, segmentation: np.ndarray, *,
+               include_absent: bool = False) -> list[float]:
     """IoU of each caption object that `locate` finds in ``recovered`` with its region in a segmentation map.
+
+    The check of [Control]'s claim that the ControlNet follows its control: an object's region in the
+    control is its colour's label, its region in the regenerated image what `locate` finds for it.
 
     Parameters
     ----------
@@ -317,16 +321,22 @@ def object_iou(recovered: np.ndarray, caption: str, segmentation: np.ndarray) ->
         Its caption.
     segmentation : numpy.ndarray of uint8, shape (64, 64)
         The control's label map (label ``k`` = palette colour ``k - 1``, 0 background).
+    include_absent : bool
+        Whether caption objects with no region in the control (the source image did not draw them, so
+        there is nothing to follow) count too, with IoU 0 when the receiver draws them anywhere.
 
     Returns
     -------
     list of float
-        One IoU per caption object with a colour, in caption order (0 when neither region has pixels of it
-        or the regions are disjoint); the object's region in the control is its colour's label.
+        One IoU per caption object with a colour (only those with a region in the control unless
+        ``include_absent``), in caption order; 0 when the regions are disjoint or the receiver draws no
+        object of that colour.
     """
     from ..toyworld.locate import locate, parse_caption
     from .maps import SEGMENT_COLOURS
 
+    if not isinstance(include_absent, bool):
+        raise TypeError(f"include_absent must be a bool, got {type(include_absent).__name__}")
     objs, _, _ = parse_caption(caption)
     regions = locate(recovered, caption)
     out = []
@@ -334,6 +344,8 @@ def object_iou(recovered: np.ndarray, caption: str, segmentation: np.ndarray) ->
         if o.colour is None:
             continue
         want = np.asarray(segmentation) == SEGMENT_COLOURS.index(o.colour) + 1
+        if not want.any() and not include_absent:
+            continue
         got = regions.get(o.colour, np.zeros_like(want))
         union = (want | got).sum()
         out.append(float((want & got).sum() / union) if union else 0.0)

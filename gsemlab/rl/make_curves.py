@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..checks import check_positive_int
+from ..progress import progress_bar
 from .curves import MAP_SIDE, CurveSet
 
 __all__ = ["block_map", "interpolation_error", "measure_curves", "prefix_sizes", "toy_prompts"]
@@ -117,7 +118,7 @@ def measure_curves(system, captions: Sequence[str], seeds: Sequence[int], split:
     maps = np.zeros((p, MAP_SIDE, MAP_SIDE), bool)
     packet = np.zeros(p, np.int64)
     steps, dist, qual = [], [], []
-    for i, (caption, seed) in enumerate(zip(captions, seeds)):
+    for i, (caption, seed) in enumerate(progress_bar(list(zip(captions, seeds)), desc="curves", unit="prompt")):
         gen = system.generate(caption, int(seed))
         whole = system.transmit(caption, None, seed=int(seed), generation=gen)
         enc = whole.encoded

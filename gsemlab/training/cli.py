@@ -28,7 +28,7 @@ from .autoencoder import stage_decoder, stage_vae
 from .common import cache_dir, load_ckpt, stage_data
 from .unet import export_pipeline, stage_unet, unet_history
 
-__all__ = ["DEFAULTS", "STAGES", "export", "main"]
+__all__ = ["DEFAULTS", "STAGES", "STAGE_CHOICES", "export", "main"]
 
 DEFAULTS = {  # stage -> (steps, minutes, batch)
     "shapes": (1500, 4.0, 64),
@@ -49,6 +49,9 @@ MAKD_STAGES = ("makd-data", "makd-cloud", "makd-distil", "makd-ti", "makd-lora",
 #: the control-map chapter (gsemlab.training.control); ``control-all`` trains and exports the ControlNet;
 #: ``control-dqn`` needs the curves of ``benchmarks/control.py`` (``make train-control`` runs all of it)
 CONTROL_STAGES = ("control-data", "control", "control-dqn", "control-export")
+#: every stage name the command accepts (each family's stages, then its ``-all``)
+STAGE_CHOICES = (STAGES + ("all",) + CDIFF_STAGES + ("cdiff-all",) + ALIGN_STAGES + ("align-all",) + MAKD_STAGES
+                 + ("makd-all",) + CONTROL_STAGES + ("control-all",))
 #: stages an ``-all`` command leaves out
 _NOT_IN_ALL = ("control-dqn",)
 #: the stages of the chapter systems: name -> f(cache, steps, minutes, batch)
@@ -96,9 +99,7 @@ def export(cache: str, out: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run the stage named on the command line (``argv``, default ``sys.argv[1:]``); returns 0."""
     p = argparse.ArgumentParser(prog="python -m gsemlab.training", description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=STAGES + ("all",) + CDIFF_STAGES + ("cdiff-all",) + ALIGN_STAGES
-                   + ("align-all",) + MAKD_STAGES + ("makd-all",)
-                   + CONTROL_STAGES + ("control-all",))
+    p.add_argument("stage", choices=STAGE_CHOICES)
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--out", default=str(DATA_DIR), help="where export writes the final weights")
     p.add_argument("--steps", type=int, default=None, help="step budget of the stage")

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..progress import progress_bar
 from ..toyworld.world import render_batch, sample_scenes
 
 __all__ = ["N_TRAIN", "Budget", "cache_dir", "finish", "fit", "load_ckpt", "log", "min_snr_loss", "resume", "save_ckpt",
@@ -158,6 +159,7 @@ def fit(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: in
     rng = np.random.default_rng([seed, step])
     budget = Budget(steps, minutes, elapsed, every_s=every_s)
     log(cache, stage, f"start at step {step}, {sum(p.numel() for p in model.parameters())} parameters")
+    bar = progress_bar(total=max(steps, step), initial=step, desc=stage, unit="step")
     while not budget.done(step):
         for g in opt.param_groups:
             g["lr"] = budget.cosine(lr, step, warmup=warmup, floor=floor)
@@ -166,12 +168,14 @@ def fit(cache: str, stage: str, path: str, ck, model, opt, batch_loss, steps: in
         loss.backward()
         opt.step()
         step += 1
+        bar.update(1)
         if step % 50 == 0:
             log(cache, stage, " ".join(x for x in (f"step {step} loss {loss.item():.4f}", text,
                                                      f"{budget.elapsed / 60:.1f} min") if x))
         if budget.checkpoint_due():
             save_ckpt({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                        "elapsed": budget.elapsed}, path)
+    bar.close()
     return step, budget
 
 

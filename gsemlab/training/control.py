@@ -25,6 +25,7 @@ from ..control.maps import FACTORS, METHODS, downscale, extract, upscale
 from ..control.net import build_controlnet, control_input, drop_methods, unet_with_control
 from ..toyworld.world import render_batch, sample_scenes
 from . import sd
+from ..progress import progress_bar
 from .common import finish, load_ckpt, log, min_snr_loss, resume
 
 __all__ = ["DEFAULTS", "DQN_KWARGS", "EVAL_EVERY", "N_IMAGES", "P_DROP", "export", "stage_control", "stage_data",
@@ -35,7 +36,7 @@ N_IMAGES = 8192
 #: probability of dropping each method's map from a training sample
 P_DROP = 0.5
 #: stage -> (steps, minutes, batch)
-DEFAULTS = {"control": (12000, 45.0, 16), "control-dqn": (20000, 10.0, 64)}
+DEFAULTS = {"control": (40000, 78.0, 16), "control-dqn": (20000, 10.0, 64)}
 #: the DQN's settings (stable-baselines3): a contextual bandit, so gamma = 0
 DQN_KWARGS = {"learning_rate": 5e-4, "buffer_size": 20000, "learning_starts": 500, "batch_size": 64, "gamma": 0.0,
               "train_freq": 1, "target_update_interval": 250, "exploration_fraction": 0.2,
@@ -153,7 +154,7 @@ def stage_dqn(cache: str, steps: int, minutes: float, batch: int) -> None:
     path = os.path.join(cache, "control_dqn.json")
     hist = json.load(open(path)) if os.path.exists(path) else {}
     t_start = time.time()
-    for seed in DQN_SEEDS:
+    for seed in progress_bar(DQN_SEEDS, desc="control-dqn", unit="seed"):
         if str(seed) in hist:
             continue
         env, grader = allocation_env(), allocation_env()

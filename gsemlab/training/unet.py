@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..guidance import install_grounding
+from ..progress import progress_bar
 from ..toyworld.world import sample_scenes
 from . import attnloss, sd
 from .autoencoder import load_vae, stage_latents
@@ -126,6 +127,7 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
     sink: list = []
     for pr in procs:
         pr.sink = sink
+    bar = progress_bar(total=max(steps, step), initial=step, desc="unet", unit="step")
     while not budget.done(step):
         lr = budget.cosine(6e-4, step, warmup=300)
         for g in opt.param_groups:
@@ -158,11 +160,13 @@ def stage_unet(cache: str, steps: int, minutes: float, batch: int, seed: int = 0
             for m_ema, m in ((ema_u, unet), (ema_t, text)):
                 for pe, p in zip(m_ema.parameters(), m.parameters()):
                     pe.lerp_(p, 1 - d)
+        bar.update(1)
         if step % 50 == 0:
             log(cache, "unet", f"step {step} loss {avg:.4f} grounding {avg_g or 0:.4f} "
                 f"{budget.elapsed / 60:.1f} min ({step / max(budget.elapsed, 1e-9):.2f} steps/s overall)")
         if budget.checkpoint_due():
             save_ckpt(state(), path)
+    bar.close()
     save_ckpt({**state(), "done": True}, path)
     log(cache, "unet", f"done: {step} steps, {budget.elapsed / 60:.1f} min")
 
