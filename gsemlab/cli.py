@@ -2,11 +2,11 @@
 
 ::
 
-    gsemlab transmit "a red circle above a blue square" --budget 2048 --out sent/
-    gsemlab train unet --minutes 60          # any stage of python -m gsemlab.training, resumable
-    gsemlab calibrate --n 200                # t_max (Eq. 18) and the quality floor of a backend
-    gsemlab curves --n-train 300 --n-heldout 300   # the RL chapter's utility curves
-    gsemlab bench control                    # benchmarks/control.py, from a checkout of the repository
+    gsemlab transmit "a red circle above a blue square" --budget 2048
+    gsemlab train unet --minutes 60   # a stage of python -m gsemlab.training
+    gsemlab calibrate --n 200         # t_max (Eq. 18) and the quality floor
+    gsemlab curves --n-train 300      # the RL chapter's utility curves
+    gsemlab bench control             # benchmarks/control.py, in a checkout
 
 Every sub-command's ``--help`` shows its defaults. Whatever a command writes goes to a folder it is
 given or to the cache folder (``$GSEMLAB_CACHE``, else ``~/.cache/gsemlab``), never into the installed
