@@ -19,18 +19,17 @@ plain generation. Writes ``benchmarks/results/control.json``.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from gsemlab.control import system as cs
 from gsemlab.control.maps import FACTORS, METHODS, downscale, extract, upscale
 from gsemlab.control.wire import pack, unpack
+from gsemlab.packing.codecs import decode_image, jpeg_bytes, png_bytes
 from gsemlab.toyworld.world import sample_scenes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -94,27 +93,25 @@ def main(argv=None) -> int:
     for codec in cs.CODECS:
         files, dec = [], []
         for s in sources:
-            buf = io.BytesIO()
-            Image.fromarray(s).save(buf, "PNG" if codec == "png" else "JPEG", **({} if codec == "png" else
-                                                                                  {"quality": 75}))
-            files.append(len(buf.getvalue()))
-            dec.append(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+            data = png_bytes(s) if codec == "png" else jpeg_bytes(s, 75)
+            files.append(len(data))
+            dec.append(decode_image(data))
         rows.append(_cell(codec, None, None, sources, np.stack(dec), files))
 
     # the follow checks at factor 1, beside the uncontrolled model (prompt only, the same receiver noise): the
     # objects the control holds, then every caption object (those the source failed to draw count 0), and
     # locate on the sources themselves (the ceiling of the measure)
-    def mean_iou(imgs, **kw):
-        return float(np.mean([v for img, c, seg in zip(imgs, captions, maps["segmentation"])
-                              for v in cs.object_iou(img, c, seg, **kw)]))
+    def per_object(imgs, **kw):  # one IoU per scored object, so the counts are the lists' lengths
+        return [v for img, c, seg in zip(imgs, captions, maps["segmentation"])
+                for v in cs.object_iou(img, c, seg, **kw)]
 
-    iou = {k: mean_iou(imgs) for k, imgs in (("controlled", follow["segmentation"]), ("uncontrolled", plain),
-                                             ("source", sources))}
-    iou_all = {k: mean_iou(imgs, include_absent=True) for k, imgs in (("controlled", follow["segmentation"]),
+    held = {k: per_object(imgs) for k, imgs in (("controlled", follow["segmentation"]), ("uncontrolled", plain),
+                                                ("source", sources))}
+    every = {k: per_object(imgs, include_absent=True) for k, imgs in (("controlled", follow["segmentation"]),
                                                                       ("uncontrolled", plain))}
-    triples = list(zip(sources, captions, maps["segmentation"]))
-    n_obj = {"in_control": sum(len(cs.object_iou(*t)) for t in triples),
-             "in_captions": sum(len(cs.object_iou(*t, include_absent=True)) for t in triples)}
+    iou = {k: float(np.mean(v)) for k, v in held.items()}
+    iou_all = {k: float(np.mean(v)) for k, v in every.items()}
+    n_obj = {"in_control": len(held["source"]), "in_captions": len(every["controlled"])}
     f1 = {k: float(np.mean([cs.edge_f1(extract(img, "canny"), e) for img, e in zip(imgs, maps["canny"])]))
           for k, imgs in (("controlled", follow["canny"]), ("uncontrolled", plain))}
     print(f"segmentation IoU {iou} (every caption object: {iou_all}, objects {n_obj}), edge F1 {f1}")

@@ -17,7 +17,6 @@ the two images' segmentation maps (scikit-image) and the ToySim distance.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -27,6 +26,7 @@ import torch
 from ..checks import check_prompt, check_seed
 from ..data import DATA_DIR
 from ..diffusion.tiny import tensor_to_images
+from ..packing.codecs import decode_image, jpeg_bytes, png_bytes
 from .maps import check_factor, check_method, downscale, extract, upscale
 from .net import build_controlnet, control_input, controlnet_pipeline
 from .wire import pack, unpack
@@ -267,19 +267,14 @@ def transmit_traditional(caption: str, *, codec: str = "png", quality: int = 75,
     -------
     ControlTransmission
     """
-    from PIL import Image
-
     caption = check_prompt(caption, "caption")
     if codec not in CODECS:
         raise ValueError(f"codec must be one of {CODECS}, got {codec!r}")
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
         raise ValueError(f"quality must be an int in 1..95, got {quality!r}")
     source = generate(caption, check_seed(seed))[0]
-    buf = io.BytesIO()
-    Image.fromarray(source).save(buf, "PNG" if codec == "png" else "JPEG", **({} if codec == "png" else
-                                                                              {"quality": quality}))
-    data = buf.getvalue()
-    recovered = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    data = png_bytes(source) if codec == "png" else jpeg_bytes(source, quality)
+    recovered = decode_image(data)
     return ControlTransmission(caption, None, None, source, None, None, recovered, len(data),
                         quality_metrics(source, recovered))
 
